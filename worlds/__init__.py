@@ -1,0 +1,20 @@
+"""Grid Arena's worlds: a vectorized grid engine whose scenarios are PettingZoo environments."""
+
+from worlds.batch import BatchEnv
+from worlds.env import GridParallelEnv
+from worlds.maps import GridMap, MapError, load_map, parse_map
+from worlds.registry import SCENARIOS, make_batch, make_env, make_parallel, make_scenario
+
+__all__ = [
+    "SCENARIOS",
+    "BatchEnv",
+    "GridMap",
+    "GridParallelEnv",
+    "MapError",
+    "load_map",
+    "make_batch",
+    "make_env",
+    "make_parallel",
+    "make_scenario",
+    "parse_map",
+]

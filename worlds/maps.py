@@ -1,0 +1,98 @@
+"""Plain-text maps: one character per cell, parsed (never evaluated) into a `GridMap`.
+
+Legend (the same characters as the text view):
+
+    #  wall            .  floor          G  goal
+    P  pressure plate  D  closed gate    d  open gate
+    0-9  spawn cell of agent 0-9 (floor under it)
+
+Lines starting with `;` are comments and blank lines at either end are ignored, so a file can
+carry its own legend and notes. Every map row must have the same width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from worlds.cells import CELL_OF, FLOOR, GOAL
+
+
+class MapError(ValueError):
+    """A malformed map; the message names the file, line and column."""
+
+    def __init__(self, source: str, line: int, column: int, problem: str):
+        super().__init__(f"{source}:{line}:{column}: {problem}")
+        self.source, self.line, self.column = source, line, column
+
+
+@dataclass(frozen=True)
+class GridMap:
+    """A parsed map: terrain codes plus the agent spawns the file fixes."""
+
+    terrain: np.ndarray  # uint8[H, W]
+    spawns: dict[int, tuple[int, int]] = field(default_factory=dict)
+    source: str = "<string>"
+
+    @property
+    def goals(self) -> np.ndarray:
+        """Goal cells in reading order, int[K, 2] as (row, col)."""
+        return np.argwhere(self.terrain == GOAL)
+
+
+def parse_map(text: str, source: str = "<string>") -> GridMap:
+    """Parse map text; raise `MapError` naming `source`, line and column on any defect."""
+    lines = text.splitlines()
+    numbered = [(n + 1, line.rstrip("\r\n")) for n, line in enumerate(lines)]
+    rows = [(n, line) for n, line in numbered if not line.startswith(";")]
+    while rows and not rows[0][1].strip():
+        rows.pop(0)
+    while rows and not rows[-1][1].strip():
+        rows.pop()
+    if not rows:
+        raise MapError(source, 1, 1, "map has no rows")
+    width = len(rows[0][1])
+    terrain = np.zeros((len(rows), width), dtype=np.uint8)
+    spawns: dict[int, tuple[int, int]] = {}
+    for r, (line_no, line) in enumerate(rows):
+        if len(line) != width:
+            column = min(len(line), width) + 1
+            raise MapError(
+                source, line_no, column, f"row is {len(line)} cells wide, expected {width}"
+            )
+        for c, char in enumerate(line):
+            if char.isdigit():
+                agent = int(char)
+                if agent in spawns:
+                    first = spawns[agent]
+                    raise MapError(
+                        source, line_no, c + 1,
+                        f"agent {agent} spawns twice (also at row {first[0]}, column {first[1]})",
+                    )
+                spawns[agent] = (r, c)
+                terrain[r, c] = FLOOR
+            elif char in CELL_OF:
+                terrain[r, c] = CELL_OF[char]
+            else:
+                legend = " ".join(sorted(CELL_OF)) + " 0-9"
+                raise MapError(source, line_no, c + 1, f"unknown cell {char!r} (legend: {legend})")
+    return GridMap(terrain, spawns, source)
+
+
+def load_map(path: str | Path) -> GridMap:
+    """Load a map file; a bare name like `"plates_small"` is looked up in `assets/maps/`."""
+    path = Path(path)
+    if not path.exists() and path.parent == Path(".") and (MAPS_DIR / f"{path.name}.txt").exists():
+        path = MAPS_DIR / f"{path.name}.txt"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise MapError(str(path), 1, 1, f"not UTF-8 text ({err.reason})") from None
+    return parse_map(text, str(path))
+
+
+# `assets/` installs beside the packages (a data-only namespace package), in a checkout or not.
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+MAPS_DIR = ASSETS_DIR / "maps"

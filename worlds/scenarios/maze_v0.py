@@ -1,0 +1,88 @@
+"""maze_v0: navigate.
+
+Description:
+    Each agent must reach its own goal cell in a maze, a four-room layout or an open room
+    (`style="maze" | "rooms" | "open"`, `size` x `size`, `loops` opens extra passages), or in a
+    hand-written map (`map=` a file or a name in assets/maps/). Agents block each other by the
+    engine's conflict rules; an agent that reaches its goal leaves the game, freeing the cell.
+
+Agents:
+    `num_agents` (default 1, at most 10): agent_0, agent_1, ... all on one team.
+
+Observation:
+    The engine's egocentric view (default 7x7, `view_size=`), whose third channel points to the
+    agent's own goal, plus `action_mask`; `obs_type="view"` or `"text"` as for every scenario.
+
+Actions:
+    Discrete(5): noop, north, south, east, west.
+
+Rewards:
+    1 - 0.9 * (steps taken / max_cycles) to an agent on the step it reaches its goal, else 0
+    (MiniGrid's convention, so faster is better and the scale stays in [0.1, 1]).
+
+Termination:
+    An agent terminates on reaching its goal. All agents are truncated at `max_cycles` steps.
+    With a map file, goals are its `G` cells in reading order (agent i gets goal i modulo their
+    number) and spawns are its digits, random free cells for agents without one.
+
+Version History:
+    v0: initial release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from worlds.cells import GOAL
+from worlds.env import scenario_module
+from worlds.mapgen import LAYOUTS, pick_cells, spawn_agents
+from worlds.maps import MapError
+from worlds.scenario import Layout, Scenario
+
+
+@dataclass(frozen=True)
+class Maze(Scenario):
+    max_cycles: int = 256
+    size: int = 9
+    style: str = "maze"
+    loops: float = 0.0
+
+    name = "maze_v0"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.style not in LAYOUTS:
+            raise ValueError(f"maze_v0: style must be one of {sorted(LAYOUTS)}, got {self.style!r}")
+
+    def layout(self, rng: np.random.Generator) -> Layout:
+        if self.grid_map is not None:
+            return self._map_layout(rng)
+        kwargs = {"loops": self.loops} if self.style == "maze" else {}
+        terrain = LAYOUTS[self.style](self.size, self.size, rng, **kwargs)
+        goal = pick_cells(terrain, self.num_agents, rng)
+        terrain[goal[:, 0], goal[:, 1]] = GOAL
+        pos = pick_cells(terrain, self.num_agents, rng, exclude=goal)
+        return Layout(terrain, pos, goal)
+
+    def _map_layout(self, rng: np.random.Generator) -> Layout:
+        grid = self.grid_map
+        goals = grid.goals
+        if not len(goals):
+            raise MapError(grid.source, 1, 1, "maze_v0 needs at least one goal cell 'G'")
+        goal = goals[np.arange(self.num_agents) % len(goals)]
+        pos = spawn_agents(grid, self.num_agents, rng, avoid=goals)
+        return Layout(grid.terrain.copy(), pos, goal)
+
+    def judge(self, state, actions, events):
+        reached = state.alive & (state.pos == state.goal).all(-1)
+        events["reached"] = reached
+        bonus = 1.0 - 0.9 * (state.t + 1) / self.max_cycles
+        return reached * bonus[:, None], reached
+
+    def goal_words(self, agent: int) -> str:
+        return "walk to your own goal cell G"
+
+
+env, parallel_env = scenario_module(Maze)

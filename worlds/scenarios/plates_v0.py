@@ -1,0 +1,113 @@
+"""plates_v0: cooperate.
+
+Description:
+    Two rooms split by a wall with a closed gate `D`. The agents start in the west room, which
+    has one pressure plate `P` per agent; the goal `G` lies in the east room. The gate opens (and
+    stays open) on the step every plate has an agent on it at the same time, so no agent can
+    open it alone. Then any agent that reaches the goal wins for the whole team. `size` sets the
+    room height (width is 2 * size - 1); `map=` takes a hand-written map with `P`, `D` and `G`.
+
+Agents:
+    `num_agents` (default 2, at most 10): agent_0, agent_1, ... all on one team.
+
+Observation:
+    The engine's egocentric view (default 7x7) with the compass to the goal `G`, plus
+    `action_mask`; `obs_type="view"` or `"text"` as for every scenario.
+
+Actions:
+    Discrete(5): noop, north, south, east, west.
+
+Rewards:
+    Team rewards, the same for every agent: `gate_bonus` (default 0.2) on the step the gate
+    opens, and 1 - 0.9 * (steps taken / max_cycles) when any agent reaches the goal.
+
+Termination:
+    Every agent terminates when one of them reaches the goal; all are truncated at `max_cycles`.
+
+Version History:
+    v0: initial release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from worlds.cells import GATE, GOAL, OPEN_GATE, PLATE, WALL
+from worlds.env import scenario_module
+from worlds.mapgen import open_arena, pick_cells, spawn_agents
+from worlds.maps import MapError
+from worlds.scenario import Layout, Scenario
+
+
+@dataclass(frozen=True)
+class Plates(Scenario):
+    num_agents: int = 2
+    max_cycles: int = 200
+    size: int = 7
+    gate_bonus: float = 0.2
+
+    name = "plates_v0"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.map is None and not 5 <= self.size <= 31:
+            raise ValueError(f"plates_v0: size must be 5..31, got {self.size}")
+
+    def layout(self, rng: np.random.Generator) -> Layout:
+        if self.grid_map is not None:
+            return self._map_layout(rng)
+        height, width = self.size, 2 * self.size - 1
+        terrain = open_arena(height, width)
+        split = self.size - 1
+        terrain[:, split] = WALL
+        terrain[rng.integers(1, height - 1), split] = GATE
+        west = terrain.copy()
+        west[:, split:] = WALL  # plates and spawns in the west room only
+        plates = pick_cells(west, self.num_agents, rng)
+        terrain[plates[:, 0], plates[:, 1]] = PLATE
+        west[plates[:, 0], plates[:, 1]] = PLATE
+        pos = pick_cells(west, self.num_agents, rng, exclude=plates)
+        east = terrain.copy()
+        east[:, : split + 1] = WALL
+        goal = pick_cells(east, 1, rng)
+        terrain[goal[0, 0], goal[0, 1]] = GOAL
+        return Layout(terrain, pos, np.repeat(goal, self.num_agents, axis=0))
+
+    def _map_layout(self, rng: np.random.Generator) -> Layout:
+        grid = self.grid_map
+        for cell, char in ((GOAL, "G"), (PLATE, "P"), (GATE, "D")):
+            if not (grid.terrain == cell).any():
+                raise MapError(grid.source, 1, 1, f"plates_v0 needs at least one {char!r} cell")
+        goal = grid.goals[:1]
+        plates = np.argwhere(grid.terrain == PLATE)
+        pos = spawn_agents(grid, self.num_agents, rng, avoid=np.concatenate([goal, plates]))
+        return Layout(grid.terrain.copy(), pos, np.repeat(goal, self.num_agents, axis=0))
+
+    def judge(self, state, actions, events):
+        p = state.pad
+        b = np.arange(state.num_worlds)[:, None]
+        standing = state.terrain[b, state.pos[..., 0] + p, state.pos[..., 1] + p]
+        on_plate = (standing == PLATE) & state.alive
+        plates = (state.terrain == PLATE).sum((1, 2))
+        closed = (state.terrain == GATE).any((1, 2))
+        opened = closed & (on_plate.sum(1) >= plates)
+        if opened.any():
+            gates = state.terrain[opened]
+            gates[gates == GATE] = OPEN_GATE
+            state.terrain[opened] = gates
+        won = ((standing == GOAL) & state.alive).any(1)
+        bonus = 1.0 - 0.9 * (state.t + 1) / self.max_cycles
+        team = self.gate_bonus * opened + won * bonus
+        events["gate_opened"], events["won"] = opened, won
+        return np.repeat(team[:, None], state.num_agents, 1), np.repeat(won[:, None], state.num_agents, 1)
+
+    def goal_words(self, agent: int) -> str:
+        return (
+            "with your team, stand on every pressure plate P at the same time to open the gate D, "
+            "then any of you reaching the goal G wins for all"
+        )
+
+
+env, parallel_env = scenario_module(Plates)

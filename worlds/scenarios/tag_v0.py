@@ -1,0 +1,125 @@
+"""tag_v0: compete.
+
+Description:
+    Hunters chase runners through a `size` x `size` layout (`style="rooms" | "maze" | "open"`,
+    or `map=`). A hunter's `tag` catches every runner on the four cells next to it; tags land
+    before anyone moves, so a runner next to a tagging hunter cannot step away that turn. A
+    caught runner leaves the game (PettingZoo removal: it is reported terminated on that step,
+    then it is gone from `agents`, and its body no longer blocks anyone).
+
+Agents:
+    `num_hunters` hunters (default 2), then `num_agents - num_hunters` runners (default 2):
+    hunter_0, hunter_1, runner_0, runner_1. Each sees hunters and runners as teammates/rivals.
+
+Observation:
+    The engine's egocentric view (default 7x7; no goal compass in this scenario) plus
+    `action_mask`; `obs_type="view"` or `"text"` as for every scenario.
+
+Actions:
+    Discrete(6): noop, north, south, east, west, tag. `tag` is legal for hunters only.
+
+Rewards:
+    Asymmetric. Every hunter gets +1 for each runner caught by its team that step. A runner
+    gets -1 when caught and +1 / max_cycles for each step it stays free (so a runner that
+    survives the whole episode collects +1).
+
+Termination:
+    A caught runner terminates; when no runner is left, the hunters terminate too (the hunters'
+    success). Everyone still in the game is truncated at `max_cycles`.
+
+Version History:
+    v0: initial release.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from worlds.env import scenario_module
+from worlds.mapgen import LAYOUTS, pick_cells, spawn_agents
+from worlds.scenario import Layout, Scenario
+
+HUNTERS, RUNNERS = 0, 1
+TAG = 5
+
+
+@dataclass(frozen=True)
+class Tag(Scenario):
+    num_agents: int = 4
+    num_hunters: int = 2
+    max_cycles: int = 100
+    size: int = 9
+    style: str = "rooms"
+
+    name = "tag_v0"
+    team_names = ("hunters", "runners")
+    interactions = ("tag",)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.num_hunters < self.num_agents:
+            raise ValueError(
+                f"tag_v0: need 1 <= num_hunters < num_agents, got {self.num_hunters} of {self.num_agents}"
+            )
+        if self.style not in LAYOUTS:
+            raise ValueError(f"tag_v0: style must be one of {sorted(LAYOUTS)}, got {self.style!r}")
+
+    @cached_property
+    def teams(self) -> np.ndarray:
+        return (np.arange(self.num_agents) >= self.num_hunters).astype(np.int64)
+
+    def layout(self, rng: np.random.Generator) -> Layout:
+        if self.grid_map is not None:
+            terrain = self.grid_map.terrain.copy()
+            pos = spawn_agents(self.grid_map, self.num_agents, rng, avoid=np.zeros((0, 2), int))
+        else:
+            kwargs = {"loops": 0.3} if self.style == "maze" else {}
+            terrain = LAYOUTS[self.style](self.size, self.size, rng, **kwargs)
+            pos = spawn_agents_apart(terrain, self.teams, rng)
+        return Layout(terrain, pos, np.full((self.num_agents, 2), -1))
+
+    def interaction_mask(self, state) -> np.ndarray:
+        return (state.alive & (self.teams == HUNTERS))[..., None]
+
+    def interact(self, state, actions):
+        hunter = self.teams == HUNTERS
+        tagging = state.alive & hunter & (actions == TAG)  # [B, N]
+        gap = np.abs(state.pos[:, :, None, :] - state.pos[:, None, :, :]).sum(-1)  # [B, N, N]
+        reach = tagging[:, :, None] & (gap == 1)
+        caught = reach.any(1) & state.alive & ~hunter
+        state.alive &= ~caught  # caught runners neither move nor block
+        return {"caught": caught}
+
+    def judge(self, state, actions, events):
+        caught = events["caught"]
+        hunter = self.teams == HUNTERS
+        catches = caught.sum(1, keepdims=True)
+        free = state.alive & ~hunter
+        rewards = np.where(hunter, catches, free / self.max_cycles - caught)
+        cleared = ~free.any(1, keepdims=True)
+        return rewards, caught | (cleared & hunter)
+
+    def goal_words(self, agent: int) -> str:
+        if self.teams[agent] == HUNTERS:
+            return "catch the runners: stand next to one and use tag"
+        return "stay away from the hunters until time runs out; a hunter next to you can tag you"
+
+    def success(self, terminated):
+        return terminated[:, self.teams == RUNNERS].all(-1)
+
+
+def spawn_agents_apart(terrain: np.ndarray, teams: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random spawns with every runner at least 3 steps (Manhattan) from every hunter, where the
+    layout allows; the last draw is kept if twenty draws all fall short."""
+    for _ in range(20):
+        pos = pick_cells(terrain, len(teams), rng)
+        gap = np.abs(pos[teams == HUNTERS, None] - pos[None, teams == RUNNERS]).sum(-1)
+        if gap.min() >= 3:
+            break
+    return pos
+
+
+env, parallel_env = scenario_module(Tag)

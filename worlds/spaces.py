@@ -1,0 +1,48 @@
+"""Gymnasium spaces for one agent's observation and action, shared by every front end."""
+
+from __future__ import annotations
+
+import string
+
+import numpy as np
+from gymnasium import spaces
+
+from worlds.cells import NUM_CELLS
+from worlds.observe import RIVAL, VIEW_CHANNELS
+from worlds.scenario import Scenario
+
+OBS_TYPES = ("dict", "view", "text")
+TEXT_CHARSET = frozenset(string.printable)
+
+
+def view_space(scenario: Scenario) -> spaces.Box:
+    v = scenario.view_size
+    high = np.broadcast_to(np.array([NUM_CELLS - 1, RIVAL, 2], np.uint8), (v, v, VIEW_CHANNELS))
+    return spaces.Box(0, high.copy(), dtype=np.uint8)
+
+
+def mask_space(scenario: Scenario) -> spaces.Box:
+    return spaces.Box(0, 1, (len(scenario.actions),), dtype=np.int8)
+
+
+def observation_space(scenario: Scenario, obs_type: str) -> spaces.Space:
+    if obs_type not in OBS_TYPES:
+        raise ValueError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
+    if obs_type == "view":
+        return view_space(scenario)
+    if obs_type == "text":
+        text = spaces.Text(max_length=8192, min_length=1, charset=TEXT_CHARSET)
+        return spaces.Dict({"text": text, "action_mask": mask_space(scenario)})
+    return spaces.Dict({"view": view_space(scenario), "action_mask": mask_space(scenario)})
+
+
+def action_space(scenario: Scenario) -> spaces.Discrete:
+    return spaces.Discrete(len(scenario.actions))
+
+
+def state_space(scenario: Scenario, shape: tuple[int, int]) -> spaces.Box:
+    high = np.broadcast_to(
+        np.array([NUM_CELLS - 1, scenario.num_agents, len(scenario.team_names)], np.uint8),
+        (*shape, 3),
+    )
+    return spaces.Box(0, high.copy(), dtype=np.uint8)

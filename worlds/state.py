@@ -1,0 +1,83 @@
+"""The world state: plain numpy arrays with a leading batch dimension B (one row per world).
+
+Positions are (row, col) in map coordinates. `terrain` carries a margin of VOID cells `pad`
+wide on every side, so a view window or a step never indexes outside the array.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+
+@dataclass
+class State:
+    terrain: np.ndarray  # uint8[B, H + 2*pad, W + 2*pad], cell codes; gates open in place
+    pos: np.ndarray  # int32[B, N, 2]
+    alive: np.ndarray  # bool[B, N]: still in the game (not terminated, truncated or removed)
+    goal: np.ndarray  # int32[B, N, 2]: each agent's own goal cell, (-1, -1) if it has none
+    t: np.ndarray  # int32[B]: steps taken this episode
+    pad: int
+
+    @property
+    def num_worlds(self) -> int:
+        return self.pos.shape[0]
+
+    @property
+    def num_agents(self) -> int:
+        return self.pos.shape[1]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of the map, without the margin."""
+        return self.terrain.shape[1] - 2 * self.pad, self.terrain.shape[2] - 2 * self.pad
+
+    def cells(self) -> np.ndarray:
+        """Terrain without the margin, uint8[B, H, W] (a view, not a copy)."""
+        p = self.pad
+        return self.terrain[:, p : self.terrain.shape[1] - p, p : self.terrain.shape[2] - p]
+
+    def world(self, b: int | slice | np.ndarray) -> State:
+        """The sub-state of some worlds (copies)."""
+        idx = np.atleast_1d(np.arange(self.num_worlds)[b])
+        return State(
+            self.terrain[idx].copy(), self.pos[idx].copy(), self.alive[idx].copy(),
+            self.goal[idx].copy(), self.t[idx].copy(), self.pad,
+        )
+
+    def put(self, idx: np.ndarray, other: State) -> None:
+        """Overwrite worlds `idx` with the worlds of `other` (same sizes)."""
+        self.terrain[idx] = other.terrain
+        self.pos[idx] = other.pos
+        self.alive[idx] = other.alive
+        self.goal[idx] = other.goal
+        self.t[idx] = other.t
+
+    def copy(self) -> State:
+        return self.world(slice(None))
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        return {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> State:
+        return cls(
+            terrain=np.asarray(data["terrain"], dtype=np.uint8),
+            pos=np.asarray(data["pos"], dtype=np.int32),
+            alive=np.asarray(data["alive"], dtype=bool),
+            goal=np.asarray(data["goal"], dtype=np.int32),
+            t=np.asarray(data["t"], dtype=np.int32),
+            pad=int(data["pad"]),
+        )
+
+    @classmethod
+    def stack(cls, worlds: list[State]) -> State:
+        return cls(
+            np.concatenate([w.terrain for w in worlds]),
+            np.concatenate([w.pos for w in worlds]),
+            np.concatenate([w.alive for w in worlds]),
+            np.concatenate([w.goal for w in worlds]),
+            np.concatenate([w.t for w in worlds]),
+            worlds[0].pad,
+        )
