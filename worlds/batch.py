@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from worlds import engine
-from worlds.observe import relation_table, text_view, views
+from worlds.observe import text_view, views
 from worlds.scenario import Scenario
 from worlds.spaces import action_space, observation_space
 
@@ -35,7 +35,6 @@ class BatchEnv:
         self.illegal = illegal
         self.single_observation_space = observation_space(scenario, obs_type)
         self.single_action_space = action_space(scenario)
-        self._relations = relation_table(scenario)
         self._seed = seed
         self.world = None
 
@@ -79,25 +78,44 @@ class BatchEnv:
             world.put(idx, fresh)
             self._returns[idx] = 0
             self._ended[idx] = False
-            obs = self._observe()
+            _put(obs, idx, self._observe(fresh, idx))
         return obs, rewards, terminated, truncated, infos
 
-    def _observe(self):
-        world = self.world
-        self._mask = engine.action_mask(self.scenario, world)
-        seen = views(self.scenario, world, self._relations)
+    def _observe(self, world=None, idx=None):
+        """Observations of `world` (default: all worlds); `idx` says which rows of the batch
+        it holds, so the stored action mask stays whole."""
+        world = self.world if world is None else world
+        here = world.cell_index()
+        mask = engine.action_mask(self.scenario, world, here)
+        if idx is None:
+            self._mask = mask
+        else:
+            self._mask[idx] = mask
+        seen = views(self.scenario, world, here)
         if self.obs_type == "view":
             return seen
         if self.obs_type == "text":
             text = [
-                [text_view(self.scenario, world, seen[b, i], b, i, self._mask[b, i]) for i in range(self.num_agents)]
-                for b in range(self.num_worlds)
+                [text_view(self.scenario, world, seen[b, i], b, i, mask[b, i]) for i in range(self.num_agents)]
+                for b in range(world.num_worlds)
             ]
-            return {"text": text, "action_mask": self._mask}
-        return {"view": seen, "action_mask": self._mask}
+            return {"text": text, "action_mask": mask}
+        return {"view": seen, "action_mask": mask}
 
 
 def _take(obs, idx: np.ndarray):
     if isinstance(obs, np.ndarray):
         return obs[idx]
     return {key: (value[idx] if isinstance(value, np.ndarray) else [value[b] for b in idx]) for key, value in obs.items()}
+
+
+def _put(obs, idx: np.ndarray, fresh) -> None:
+    if isinstance(obs, np.ndarray):
+        obs[idx] = fresh
+        return
+    for key, value in obs.items():
+        if isinstance(value, np.ndarray):
+            value[idx] = fresh[key]
+        else:
+            for k, b in enumerate(idx):
+                value[b] = fresh[key][k]

@@ -15,6 +15,7 @@ fixed point, at most N rounds, each vectorized over all worlds and agents.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -39,54 +40,57 @@ def reset(scenario: Scenario, rngs: Sequence[np.random.Generator]) -> State:
     )
 
 
-def move_targets(state: State, actions: np.ndarray) -> np.ndarray:
-    """Where each agent's action would take it, ignoring other agents, int[B, N, 2]."""
-    move = np.where(actions < len(DELTAS), actions, NOOP)
-    return state.pos + DELTAS[move]
+def action_steps(scenario: Scenario, width: int) -> np.ndarray:
+    """Flat-index offset of each action on a grid `width` cells wide (0 for noop and for
+    interactions), int[A]."""
+    return _action_steps(len(scenario.actions), width)
 
 
-def passable_at(state: State, cells: np.ndarray) -> np.ndarray:
-    """Whether the terrain at map cells int[B, N, 2] can be stood on, bool[B, N]."""
-    b = np.arange(state.num_worlds)[:, None]
-    p = state.pad
-    return PASSABLE[state.terrain[b, cells[..., 0] + p, cells[..., 1] + p]]
+@lru_cache(maxsize=64)
+def _action_steps(num_actions: int, width: int) -> np.ndarray:
+    steps = np.zeros(num_actions, dtype=np.int64)
+    steps[: len(DELTAS)] = DELTAS @ np.array([width, 1])
+    return steps
 
 
-def action_mask(scenario: Scenario, state: State) -> np.ndarray:
+def action_mask(scenario: Scenario, state: State, here: np.ndarray | None = None) -> np.ndarray:
     """Legal actions, int8[B, N, A]: noop always; a move unless terrain blocks it; the
     scenario's interactions as it says. Agents out of the game may only noop."""
-    p = state.pad
-    b = np.arange(state.num_worlds)[:, None, None]
-    around = state.pos[:, :, None, :] + DELTAS[None, None, 1:, :]  # [B, N, 4, 2]
-    moves = PASSABLE[state.terrain[b, around[..., 0] + p, around[..., 1] + p]]
-    extra = scenario.interaction_mask(state)
-    mask = np.concatenate([np.ones((*moves.shape[:2], 1), bool), moves, extra], axis=-1)
+    if here is None:
+        here = state.cell_index()
+    steps = action_steps(scenario, state.terrain.shape[2])
+    mask = np.empty((*here.shape, len(steps)), dtype=bool)
+    mask[..., 1 : len(DELTAS)] = PASSABLE[state.terrain.reshape(-1)[here[..., None] + steps[1 : len(DELTAS)]]]
+    mask[..., len(DELTAS) :] = scenario.interaction_mask(state)
     mask &= state.alive[..., None]
     mask[..., NOOP] = True
     return mask.view(np.int8)
 
 
-def resolve_moves(state: State, actions: np.ndarray) -> np.ndarray:
+def resolve_moves(scenario: Scenario, state: State, actions: np.ndarray) -> np.ndarray:
     """Move every live agent whose move survives the conflict rules; returns who moved."""
-    target = move_targets(state, actions)
-    moving = state.alive & (target != state.pos).any(-1) & passable_at(state, target)
+    here = state.cell_index()
+    step = action_steps(scenario, state.terrain.shape[2])[actions]
+    there = here + step
+    moving = state.alive & (step != 0) & PASSABLE[state.terrain.reshape(-1)[there]]
     n = state.num_agents
-    if n > 1:
-        others = state.alive[:, None, :] & state.alive[:, :, None] & ~np.eye(n, dtype=bool)
-        width = state.terrain.shape[2]
-        here = state.pos[..., 0] * width + state.pos[..., 1]
-        there = target[..., 0] * width + target[..., 1]
+    if n > 1 and moving.any():
+        others = state.alive[:, None, :] & state.alive[:, :, None] & ~_eye(n)
         swap = (there[:, :, None] == here[:, None, :]) & (here[:, :, None] == there[:, None, :])
         moving &= ~(swap & others & moving[:, None, :]).any(-1)
         for _ in range(n):
             end = np.where(moving, there, here)
-            clash = ((end[:, :, None] == end[:, None, :]) & others).any(-1)
-            blocked = moving & clash
+            blocked = moving & ((end[:, :, None] == end[:, None, :]) & others).any(-1)
             if not blocked.any():
                 break
             moving &= ~blocked
-    state.pos[moving] = target[moving]
+    state.pos += DELTAS[np.where(moving, actions, NOOP)]
     return moving
+
+
+@lru_cache(maxsize=16)
+def _eye(n: int) -> np.ndarray:
+    return np.eye(n, dtype=bool)
 
 
 def step(
@@ -101,7 +105,7 @@ def step(
     acting = state.alive.copy()
     actions = np.where(acting, actions, NOOP)
     events = scenario.interact(state, actions)
-    events["moved"] = resolve_moves(state, actions)
+    events["moved"] = resolve_moves(scenario, state, actions)
     rewards, terminated = scenario.judge(state, actions, events)
     terminated &= acting
     state.t += 1
@@ -125,24 +129,33 @@ def check_actions(
     expected = (state.num_worlds, state.num_agents)
     if actions.shape != expected:
         raise ValueError(f"actions must have shape {expected} (worlds, agents), got {actions.shape}")
-    if not np.issubdtype(actions.dtype, np.integer):
-        if not np.all(np.mod(actions, 1) == 0):
+    if actions.dtype.kind not in "iu":
+        if actions.dtype.kind not in "fb" or not np.all(np.mod(actions, 1) == 0):
             raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
         actions = actions.astype(np.int64)
-    bad = state.alive & ((actions < 0) | (actions >= len(scenario.actions)))
-    if bad.any():
-        b, i = np.argwhere(bad)[0]
-        raise ValueError(_illegal_message(scenario, b, i, actions[b, i], None))
+    num_actions = len(scenario.actions)
+    valid = (actions >= 0) & (actions < num_actions)
+    if not valid.all():
+        bad = state.alive & ~valid
+        if bad.any():
+            b, i = np.argwhere(bad)[0]
+            raise ValueError(_illegal_message(scenario, b, i, actions[b, i], None))
+        actions = np.where(valid, actions, NOOP)  # agents out of the game: anything goes
     if mask is None:
         mask = action_mask(scenario, state)
-    chosen = np.take_along_axis(mask, np.clip(actions, 0, None)[..., None], -1)[..., 0]
-    masked = state.alive & (chosen == 0)
-    if masked.any():
-        if illegal == "raise":
+    chosen = mask.reshape(-1)[_row_starts(actions.size, num_actions) + actions.reshape(-1)]
+    if not chosen.all():
+        masked = state.alive & (chosen.reshape(actions.shape) == 0)
+        if masked.any() and illegal == "raise":
             b, i = np.argwhere(masked)[0]
             raise ValueError(_illegal_message(scenario, b, i, actions[b, i], mask[b, i]))
         actions = np.where(masked, NOOP, actions)
     return actions
+
+
+@lru_cache(maxsize=16)
+def _row_starts(rows: int, num_actions: int) -> np.ndarray:
+    return np.arange(rows) * num_actions
 
 
 def _illegal_message(scenario: Scenario, b: int, i: int, action, legal_row) -> str:

@@ -10,7 +10,7 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from worlds import engine
-from worlds.observe import ascii_map, global_state, relation_table, text_view, views
+from worlds.observe import ascii_map, global_state, text_view, views
 from worlds.scenario import Scenario
 from worlds.spaces import action_space, observation_space, state_space
 
@@ -39,7 +39,6 @@ class GridParallelEnv(ParallelEnv):
         self.possible_agents = list(scenario.agent_names)
         self.agents: list[str] = []
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
-        self._relations = relation_table(scenario)
         obs_space, act_space = observation_space(scenario, obs_type), action_space(scenario)
         self.observation_spaces = dict.fromkeys(self.possible_agents, obs_space)
         self.action_spaces = dict.fromkeys(self.possible_agents, act_space)
@@ -70,11 +69,12 @@ class GridParallelEnv(ParallelEnv):
         chosen = engine.check_actions(self.scenario, self.world, chosen, self._mask, self.illegal)
         rewards, terminated, truncated, _ = engine.step(self.scenario, self.world, chosen)
         obs = self._observe(acting)
-        idx = [self._index[agent] for agent in acting]
-        rew = dict(zip(acting, rewards[0, idx].tolist()))
-        term = dict(zip(acting, terminated[0, idx].tolist()))
-        trunc = dict(zip(acting, truncated[0, idx].tolist()))
-        self.agents = [agent for agent in acting if not (term[agent] or trunc[agent])]
+        rew, term, trunc = rewards[0].tolist(), terminated[0].tolist(), truncated[0].tolist()
+        index = self._index
+        rew = {a: rew[index[a]] for a in acting}
+        term = {a: term[index[a]] for a in acting}
+        trunc = {a: trunc[index[a]] for a in acting}
+        self.agents = [a for a in acting if not (term[a] or trunc[a])]
         if self.render_mode == "human":
             self.render()
         return obs, rew, term, trunc, {agent: {} for agent in acting}
@@ -109,20 +109,20 @@ class GridParallelEnv(ParallelEnv):
         return self._index[agent]
 
     def _observe(self, agents: list[str]) -> dict:
-        world = self.world
-        self._mask = engine.action_mask(self.scenario, world)
-        mask = self._mask[0]
-        if self.obs_type == "text":
-            seen = views(self.scenario, world, self._relations)[0]
-            return {
-                a: {"text": text_view(self.scenario, world, seen[i], 0, i, mask[i]), "action_mask": mask[i]}
-                for a, i in ((a, self._index[a]) for a in agents)
-            }
-        seen = views(self.scenario, world, self._relations)[0]
+        world, scenario = self.world, self.scenario
+        here = world.cell_index()
+        self._mask = engine.action_mask(scenario, world, here)
+        mask, seen = self._mask[0], views(scenario, world, here)[0]
+        index = self._index
         if self.obs_type == "view":
-            return {a: seen[self._index[a]] for a in agents}
-        return {a: {"view": seen[self._index[a]], "action_mask": mask[self._index[a]]} for a in agents}
-
+            return {a: seen[index[a]] for a in agents}
+        if self.obs_type == "text":
+            return {
+                a: {"text": text_view(scenario, world, seen[index[a]], 0, index[a], mask[index[a]]),
+                    "action_mask": mask[index[a]]}
+                for a in agents
+            }
+        return {a: {"view": seen[index[a]], "action_mask": mask[index[a]]} for a in agents}
 
 def _as_int(agent: str, action, names: tuple[str, ...]) -> int:
     """An action as a plain int, or a ValueError naming the agent and the legal set."""

@@ -11,6 +11,8 @@ centred on the agent (north up, it does not turn), with channels:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from worlds.cells import CHAR_TABLE, NAME_OF
@@ -38,36 +40,59 @@ def occupancy(state: State) -> np.ndarray:
     return occ
 
 
-def views(scenario: Scenario, state: State, relations: np.ndarray | None = None) -> np.ndarray:
-    """Every agent's egocentric view, uint8[B, N, V, V, 3]."""
-    if relations is None:
-        relations = relation_table(scenario)
-    B, N = state.alive.shape
+def views(scenario: Scenario, state: State, here: np.ndarray | None = None) -> np.ndarray:
+    """Every agent's egocentric view, uint8[B, N, V, V, 3].
+
+    Each team gets its own packed copy of the grid, a byte per cell holding the cell code (low 3
+    bits) and the occupant's relation to that team (next 2 bits), so all views are one `take` of
+    V*V cells each; per observer there is only SELF to stamp on the centre and the goal marks."""
+    if here is None:
+        here = state.cell_index()
+    B, N = here.shape
     V = scenario.view_size
-    r = V // 2
-    span = np.arange(V)
-    # pos + pad - r == pos + 0 when the view radius equals the margin; the window starts there.
-    rows = (state.pos[..., 0] + state.pad - r)[..., None, None] + span[:, None]  # [B, N, V, 1]
-    cols = (state.pos[..., 1] + state.pad - r)[..., None, None] + span[None, :]  # [B, N, 1, V]
-    b = np.arange(B)[:, None, None, None]
-    out = np.empty((B, N, V, V, VIEW_CHANNELS), dtype=np.uint8)
-    out[..., 0] = state.terrain[b, rows, cols]
-    who = occupancy(state)[b, rows, cols].astype(np.intp) + 1
-    out[..., 1] = relations[np.arange(N)[None, :, None, None], who]
+    size = state.terrain.size + 1  # one spare cell per team copy, where agents out of the game go
+    bits, offsets = _team_tables(tuple(scenario.teams), V, state.terrain.shape[2], size)
+    packed = np.empty((len(bits), size), dtype=np.uint8)
+    packed[:, :-1] = state.terrain.reshape(-1)
+    stand = np.where(state.alive, here, size - 1)
+    packed.reshape(-1)[stand + np.arange(len(bits))[:, None, None] * size] |= bits[:, None, :]
+    seen = np.take(packed.reshape(-1), here[..., None] + offsets)  # [B, N, V*V]
+    out = np.empty((B, N, V * V, VIEW_CHANNELS), dtype=np.uint8)
+    out[..., 0] = seen & 7
+    out[..., 1] = seen >> 3
     out[..., 2] = 0
-    _mark_goals(state, out, r)
-    return out
+    # A live observer stands at its own centre and reads as TEAMMATE (2) there; SELF is 1.
+    out[:, :, V * V // 2, 1] -= state.alive
+    _mark_goals(state, out, V)
+    return out.reshape(B, N, V, V, VIEW_CHANNELS)
 
 
-def _mark_goals(state: State, out: np.ndarray, r: int) -> None:
-    has = (state.goal[..., 0] >= 0) & state.alive
-    if not has.any():
-        return
-    b, i = np.nonzero(has)
-    offset = state.goal[b, i] - state.pos[b, i]
+@lru_cache(maxsize=32)
+def _team_tables(teams: tuple[int, ...], view_size: int, width: int, size: int):
+    """Per team copy t: the packed relation bits of each agent seen by team t, uint8[T, N]; and
+    per observer the flat offsets of its view window into its team's copy, int[N, V*V]."""
+    teams = np.array(teams)
+    num_teams = int(teams.max()) + 1
+    same = np.arange(num_teams)[:, None] == teams[None, :]
+    bits = (np.where(same, TEAMMATE, RIVAL) << 3).astype(np.uint8)
+    r = view_size // 2
+    span = np.arange(-r, r + 1)
+    window = (span[:, None] * width + span[None, :]).reshape(-1)
+    return bits, window[None, :] + teams[:, None] * size
+
+
+def _mark_goals(state: State, out: np.ndarray, view_size: int) -> None:
+    """Channel 2: 1 on the own goal in view, else 2 on the edge cell towards it (the compass)."""
+    if state.goal[..., 0].max() < 0:
+        return  # nobody has a goal of its own (tag)
+    r = view_size // 2
+    offset = state.goal - state.pos
     inside = (np.abs(offset) <= r).all(-1)
-    edge = np.clip(offset, -r, r) + r
-    out[b, i, edge[:, 0], edge[:, 1], 2] = np.where(inside, 1, 2)
+    edge = np.minimum(np.maximum(offset, -r), r) + r
+    mark = np.where(inside, 1, 2) * (state.alive & (state.goal[..., 0] >= 0))
+    B, N = mark.shape
+    cell = edge[..., 0] * view_size + edge[..., 1]
+    out[np.arange(B)[:, None], np.arange(N), cell, 2] = mark
 
 
 def global_state(scenario: Scenario, state: State) -> np.ndarray:

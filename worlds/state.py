@@ -7,8 +7,15 @@ wide on every side, so a view window or a step never indexes outside the array.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 
 import numpy as np
+
+
+@lru_cache(maxsize=64)
+def _row_base(worlds: int, height: int, width: int, pad: int) -> np.ndarray:
+    """Flat index of each world's map origin (row 0, col 0 inside the margin), int[B, 1]."""
+    return (np.arange(worlds) * (height * width) + pad * (width + 1))[:, None]
 
 
 @dataclass
@@ -32,6 +39,12 @@ class State:
     def shape(self) -> tuple[int, int]:
         """(H, W) of the map, without the margin."""
         return self.terrain.shape[1] - 2 * self.pad, self.terrain.shape[2] - 2 * self.pad
+
+    def cell_index(self) -> np.ndarray:
+        """Each agent's cell as a flat index into `terrain.reshape(-1)`, int[B, N]. The hot path
+        works on these: a move or a view window is then one add and one `take`."""
+        b, hp, wp = self.terrain.shape
+        return self.pos[..., 0] * wp + self.pos[..., 1] + _row_base(b, hp, wp, self.pad)
 
     def cells(self) -> np.ndarray:
         """Terrain without the margin, uint8[B, H, W] (a view, not a copy)."""

@@ -1,0 +1,172 @@
+"""The rgb renderer: one world of a `State` as an image, composed in numpy from cached tiles.
+
+It reads state and never changes it. Terrain is one fancy-index of a tile stack; agents (at
+most ten) are tinted body masks alpha-blended on top, one shape per team and one palette
+colour per agent, with the agent's index drawn small on its body. The art lives in
+`assets/tiles/` (drawn by `worlds.tiles`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from worlds.cells import FLOOR, GATE, GOAL, NUM_CELLS, OPEN_GATE, PLATE, VOID, WALL
+from worlds.scenario import Scenario
+from worlds.state import State
+from worlds.tiles import TILES_DIR, tint
+
+# One colour per agent index, bright on the dark floor and apart from each other; the first
+# eight follow Okabe & Ito's colour-blind-safe set (its black swapped for white, its dark blue
+# lightened), and shapes and digits tell agents apart where hue alone may not.
+PALETTE = np.array(
+    [
+        (230, 159, 0),  # 0 orange
+        (86, 180, 233),  # 1 sky blue
+        (0, 190, 140),  # 2 bluish green
+        (240, 228, 66),  # 3 yellow
+        (213, 94, 0),  # 4 vermillion
+        (60, 130, 255),  # 5 blue
+        (222, 130, 185),  # 6 reddish purple
+        (240, 240, 240),  # 7 white
+        (150, 110, 230),  # 8 violet
+        (160, 120, 80),  # 9 brown
+    ],
+    dtype=np.uint8,
+)
+TEAM_SHAPES = ("round", "diamond")  # body shape by team index (cycled if there are more)
+_TERRAIN_TILES = {
+    VOID: "void", FLOOR: "floor", WALL: "wall", GOAL: "goal", PLATE: "plate", GATE: "gate",
+    OPEN_GATE: "open_gate",
+}
+_INK = np.array((16, 16, 24), np.float32)
+
+# A 3x5 digit font, one string of 15 bits per digit, rows top to bottom.
+_FONT = (
+    "111101101101111", "010110010010111", "111001111100111", "111001111001111",
+    "101101111001001", "111100111001111", "111100111101111", "111001010010010",
+    "111101111101111", "111101111001111",
+)
+
+
+@dataclass(frozen=True)
+class Tileset:
+    """The art at one tile size."""
+
+    terrain: np.ndarray  # uint8[NUM_CELLS, T, T, 3], indexed by cell code
+    floor: np.ndarray  # float32[T, T, 3]
+    goal_mark: np.ndarray  # float32[T, T, 2]: shade and alpha (0..1)
+    bodies: dict[str, np.ndarray]  # shape name -> float32[T, T, 2]
+
+
+def agent_colour(agent: int) -> tuple[int, int, int]:
+    """The palette colour of agent index `agent`, as (r, g, b)."""
+    return tuple(int(v) for v in PALETTE[agent % len(PALETTE)])
+
+
+def render_rgb(scenario: Scenario, state: State, world: int = 0, tile: int = 32) -> np.ndarray:
+    """World `world` of `state` as uint8[H * tile, W * tile, 3]."""
+    art = tileset(tile)
+    cells = state.cells()[world]
+    H, W = cells.shape
+    frame = art.terrain[cells].transpose(0, 2, 1, 3, 4).reshape(H * tile, W * tile, 3)
+    for (row, col), owners in _owned_goals(state, world, cells):
+        frame[row * tile : (row + 1) * tile, col * tile : (col + 1) * tile] = _goal_tile(tile, owners)
+    teams = scenario.teams
+    for i in np.flatnonzero(state.alive[world]):
+        row, col = (int(v) for v in state.pos[world, i])
+        shape = TEAM_SHAPES[int(teams[i]) % len(TEAM_SHAPES)]
+        rgb, alpha, ink = _sprite(tile, shape, int(i))
+        cell = frame[row * tile : (row + 1) * tile, col * tile : (col + 1) * tile]
+        blended = cell * (1 - alpha) + rgb * alpha
+        blended[ink] = _INK
+        cell[:] = np.rint(blended).astype(np.uint8)
+    return frame
+
+
+def _owned_goals(state: State, world: int, cells: np.ndarray) -> list[tuple[tuple[int, int], tuple]]:
+    """Goal cells that belong to some agents but not to everyone, with their owners' indices.
+
+    A goal every agent shares (plates_v0) stays the neutral gold one."""
+    goals = state.goal[world]
+    has = goals[:, 0] >= 0
+    if not has.any() or (has.sum() > 1 and (goals[has] == goals[has][0]).all()):
+        return []
+    owned = []
+    for row, col in np.unique(goals[has], axis=0):
+        if cells[row, col] == GOAL:
+            owners = np.flatnonzero(has & (goals == (row, col)).all(-1))
+            owned.append(((int(row), int(col)), tuple(int(i) for i in owners)))
+    return owned
+
+
+@lru_cache(maxsize=8)
+def tileset(tile: int) -> Tileset:
+    """The PNG art resized to `tile` pixels, loaded once per size."""
+    if tile < 4:
+        raise ValueError(f"tile must be at least 4 pixels, got {tile}")
+    terrain = np.stack([_load(_TERRAIN_TILES[c], "RGB", tile) for c in range(NUM_CELLS)])
+    masks = {name: _load(name, "LA", tile).astype(np.float32) / (1, 255) for name in _MASK_FILES}
+    return Tileset(
+        terrain=terrain,
+        floor=terrain[FLOOR].astype(np.float32),
+        goal_mark=masks["goal_mark"],
+        bodies={shape: masks[f"agent_{shape}"] for shape in TEAM_SHAPES},
+    )
+
+
+_MASK_FILES = ("goal_mark", *(f"agent_{shape}" for shape in TEAM_SHAPES))
+
+
+def _load(name: str, mode: str, tile: int) -> np.ndarray:
+    path = TILES_DIR / f"{name}.png"
+    if not path.exists():
+        raise FileNotFoundError(f"missing tile art {path}; run `python -m worlds.tiles` to draw it")
+    with Image.open(path) as image:
+        image = image.convert(mode)
+        if image.size != (tile, tile):
+            # NEAREST keeps pixel art crisp when enlarging; shrinking averages instead, so one
+            # pixel lines (the floor grid) fade rather than vanish.
+            grow = tile > image.size[0]
+            image = image.resize((tile, tile), Image.Resampling.NEAREST if grow else Image.Resampling.BOX)
+        return np.asarray(image)
+
+
+@lru_cache(maxsize=64)
+def _sprite(tile: int, shape: str, agent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Agent `agent`'s body tinted in its colour: rgb float[T, T, 3], alpha float[T, T, 1] and
+    the pixels of its index digit, bool[T, T]."""
+    body = tileset(tile).bodies[shape]
+    colour = PALETTE[agent % len(PALETTE)].astype(np.float32)
+    return tint(body[..., 0], colour), body[..., 1:], _digit(tile, agent % 10)
+
+
+@lru_cache(maxsize=128)
+def _goal_tile(tile: int, owners: tuple[int, ...]) -> np.ndarray:
+    """The goal tinted in its owners' colours (split into equal sectors when several share it)."""
+    art = tileset(tile)
+    u = np.arange(tile) + 0.5 - tile / 2
+    angle = np.arctan2(u[:, None], u[None, :]) + np.pi  # 0..2pi, from the west, clockwise
+    sector = np.minimum((angle / (2 * np.pi) * len(owners)).astype(int), len(owners) - 1)
+    colours = PALETTE[np.asarray(owners) % len(PALETTE)].astype(np.float32)[sector]
+    shade, alpha = art.goal_mark[..., 0], art.goal_mark[..., 1:]
+    out = art.floor * (1 - alpha) + tint(shade, colours) * alpha
+    return np.rint(out).astype(np.uint8)
+
+
+@lru_cache(maxsize=64)
+def _digit(tile: int, digit: int) -> np.ndarray:
+    """Where digit `digit` is inked on a sprite, bool[T, T]: the 3x5 font scaled by tile // 16,
+    centred across and set just below the middle, so the centre pixel shows the body colour."""
+    ink = np.zeros((tile, tile), dtype=bool)
+    if tile < 12:
+        return ink  # too small to read
+    scale = tile // 16
+    glyph = np.array([bit == "1" for bit in _FONT[digit]]).reshape(5, 3)
+    glyph = glyph.repeat(scale, 0).repeat(scale, 1)
+    top, left = tile // 2 + 1, (tile - glyph.shape[1] + 1) // 2
+    ink[top : top + glyph.shape[0], left : left + glyph.shape[1]] = glyph
+    return ink
