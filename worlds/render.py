@@ -39,16 +39,29 @@ PALETTE = np.array(
 )
 TEAM_SHAPES = ("round", "diamond")  # body shape by team index (cycled if there are more)
 _TERRAIN_TILES = {
-    VOID: "void", FLOOR: "floor", WALL: "wall", GOAL: "goal", PLATE: "plate", GATE: "gate",
+    VOID: "void",
+    FLOOR: "floor",
+    WALL: "wall",
+    GOAL: "goal",
+    PLATE: "plate",
+    GATE: "gate",
     OPEN_GATE: "open_gate",
 }
+_MASK_FILES = ("goal_mark", *(f"agent_{shape}" for shape in TEAM_SHAPES))
 _INK = np.array((16, 16, 24), np.float32)
 
 # A 3x5 digit font, one string of 15 bits per digit, rows top to bottom.
 _FONT = (
-    "111101101101111", "010110010010111", "111001111100111", "111001111001111",
-    "101101111001001", "111100111001111", "111100111101111", "111001010010010",
-    "111101111101111", "111101111001111",
+    "111101101101111",
+    "010110010010111",
+    "111001111100111",
+    "111001111001111",
+    "101101111001001",
+    "111100111001111",
+    "111100111101111",
+    "111001010010010",
+    "111101111101111",
+    "111101111001111",
 )
 
 
@@ -88,9 +101,8 @@ def render_rgb(scenario: Scenario, state: State, world: int = 0, tile: int = 32)
 
 
 def _owned_goals(state: State, world: int, cells: np.ndarray) -> list[tuple[tuple[int, int], tuple]]:
-    """Goal cells that belong to some agents but not to everyone, with their owners' indices.
-
-    A goal every agent shares (plates_v0) stays the neutral gold one."""
+    """Goal cells that are agents' own (maze_v0), each with its owners' indices; none when every
+    agent shares one goal (plates_v0), which stays the neutral gold one."""
     goals = state.goal[world]
     has = goals[:, 0] >= 0
     if not has.any() or (has.sum() > 1 and (goals[has] == goals[has][0]).all()):
@@ -111,14 +123,17 @@ def tileset(tile: int) -> Tileset:
     terrain = np.stack([_load(_TERRAIN_TILES[c], "RGB", tile) for c in range(NUM_CELLS)])
     masks = {name: _load(name, "LA", tile).astype(np.float32) / (1, 255) for name in _MASK_FILES}
     return Tileset(
-        terrain=terrain,
-        floor=terrain[FLOOR].astype(np.float32),
-        goal_mark=masks["goal_mark"],
-        bodies={shape: masks[f"agent_{shape}"] for shape in TEAM_SHAPES},
+        terrain=_frozen(terrain),
+        floor=_frozen(terrain[FLOOR].astype(np.float32)),
+        goal_mark=_frozen(masks["goal_mark"]),
+        bodies={shape: _frozen(masks[f"agent_{shape}"]) for shape in TEAM_SHAPES},
     )
 
 
-_MASK_FILES = ("goal_mark", *(f"agent_{shape}" for shape in TEAM_SHAPES))
+def _frozen(array: np.ndarray) -> np.ndarray:
+    """Cached art is shared by every frame, so nobody may draw on it."""
+    array.flags.writeable = False
+    return array
 
 
 def _load(name: str, mode: str, tile: int) -> np.ndarray:
@@ -141,7 +156,7 @@ def _sprite(tile: int, shape: str, agent: int) -> tuple[np.ndarray, np.ndarray, 
     the pixels of its index digit, bool[T, T]."""
     body = tileset(tile).bodies[shape]
     colour = PALETTE[agent % len(PALETTE)].astype(np.float32)
-    return tint(body[..., 0], colour), body[..., 1:], _digit(tile, agent % 10)
+    return _frozen(tint(body[..., 0], colour)), body[..., 1:], _digit(tile, agent % 10)
 
 
 @lru_cache(maxsize=128)
@@ -154,7 +169,7 @@ def _goal_tile(tile: int, owners: tuple[int, ...]) -> np.ndarray:
     colours = PALETTE[np.asarray(owners) % len(PALETTE)].astype(np.float32)[sector]
     shade, alpha = art.goal_mark[..., 0], art.goal_mark[..., 1:]
     out = art.floor * (1 - alpha) + tint(shade, colours) * alpha
-    return np.rint(out).astype(np.uint8)
+    return _frozen(np.rint(out).astype(np.uint8))
 
 
 @lru_cache(maxsize=64)
@@ -163,10 +178,10 @@ def _digit(tile: int, digit: int) -> np.ndarray:
     centred across and set just below the middle, so the centre pixel shows the body colour."""
     ink = np.zeros((tile, tile), dtype=bool)
     if tile < 12:
-        return ink  # too small to read
+        return _frozen(ink)  # too small to read
     scale = tile // 16
     glyph = np.array([bit == "1" for bit in _FONT[digit]]).reshape(5, 3)
     glyph = glyph.repeat(scale, 0).repeat(scale, 1)
     top, left = tile // 2 + 1, (tile - glyph.shape[1] + 1) // 2
     ink[top : top + glyph.shape[0], left : left + glyph.shape[1]] = glyph
-    return ink
+    return _frozen(ink)

@@ -71,7 +71,8 @@ class State:
         return self.world(slice(None))
 
     def to_dict(self) -> dict[str, np.ndarray]:
-        return {f.name: np.asarray(getattr(self, f.name)) for f in fields(self)}
+        """Copies of every field (a snapshot that later steps do not change)."""
+        return {f.name: np.array(getattr(self, f.name)) for f in fields(self)}
 
     @classmethod
     def from_dict(cls, data: dict) -> State:

@@ -3,7 +3,7 @@
 `python -m worlds.tiles` redraws them. Terrain tiles are RGB. Masks (agent bodies, the goal's
 glow) are greyscale-with-alpha ("LA") so one image tints to any colour: A is coverage and L a
 shade, where 128 means exactly the tint colour, lower darkens it (0 is black) and higher
-lightens it (255 is white). See `worlds.render.tint`.
+lightens it (255 is white); see `tint`.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def plate(size: int) -> np.ndarray:
     accent that gates share (stand here, that opens)."""
     img = floor(size)
     edge = _px(size, 3)
-    img[edge : size - edge, edge : size - edge] = RECESS * 0.5 + np.asarray(STEEL_DARK) * 0.5
+    img[edge : size - edge, edge : size - edge] = np.asarray(RECESS) * 0.5 + np.asarray(STEEL_DARK) * 0.5
     _bevel(img, (edge, edge, size - edge, size - edge), _px(size, 1), STEEL_DARK, STEEL)  # sunken
     dy, dx = _grid(size)
     d = np.hypot(dy, dx)
@@ -181,6 +181,18 @@ def _body(size: int, inside: np.ndarray, rim: np.ndarray, light: np.ndarray) -> 
     return np.stack([shade, alpha * 255], axis=-1)
 
 
+def _dilate(mask: np.ndarray, steps: int) -> np.ndarray:
+    out = mask.copy()
+    for _ in range(steps):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= out[:, :-1]
+        grown[:, :-1] |= out[:, 1:]
+        out = grown
+    return out
+
+
 def _eyes(mask: np.ndarray, size: int, look: tuple[float, float], brow: bool) -> None:
     """Two eyes in the upper body (the index digit goes below the middle); `look` shifts the
     pupils, `brow` adds a frown slanting down to the middle."""
@@ -192,7 +204,7 @@ def _eyes(mask: np.ndarray, size: int, look: tuple[float, float], brow: bool) ->
         mask[eye, 0] = 255
         mask[eye & pupil, 0] = INK
         if brow:
-            slope = dy + 0.26 - 0.35 * (side * (dx - ex))  # lower toward the middle
+            slope = dy + 0.26 + 0.35 * (side * (dx - ex))  # lower toward the middle
             frown = (np.abs(slope) < 0.03) & (np.abs(dx - ex) < 0.08)
             mask[frown, 0] = INK
 
@@ -220,9 +232,7 @@ def agent_diamond(size: int) -> np.ndarray:
     return mask
 
 
-TERRAIN = {
-    "void": void, "floor": floor, "wall": wall, "plate": plate, "gate": gate, "open_gate": open_gate
-}
+TERRAIN = {"void": void, "floor": floor, "wall": wall, "plate": plate, "gate": gate, "open_gate": open_gate}
 MASKS = {"goal_mark": goal_mark, "agent_round": agent_round, "agent_diamond": agent_diamond}
 
 

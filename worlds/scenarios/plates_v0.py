@@ -82,6 +82,11 @@ class Plates(Scenario):
                 raise MapError(grid.source, 1, 1, f"plates_v0 needs at least one {char!r} cell")
         goal = grid.goals[:1]
         plates = np.argwhere(grid.terrain == PLATE)
+        if len(plates) > self.num_agents:
+            raise ValueError(
+                f"{grid.source}: plates_v0 with {len(plates)} plates needs at least that many "
+                f"agents to open the gate, got num_agents={self.num_agents}"
+            )
         pos = spawn_agents(grid, self.num_agents, rng, avoid=np.concatenate([goal, plates]))
         return Layout(grid.terrain.copy(), pos, np.repeat(goal, self.num_agents, axis=0))
 
