@@ -130,8 +130,12 @@ def check_actions(
     if actions.shape != expected:
         raise ValueError(f"actions must have shape {expected} (worlds, agents), got {actions.shape}")
     if actions.dtype.kind not in "iu":
-        if actions.dtype.kind not in "fb" or not np.all(np.mod(actions, 1) == 0):
+        if actions.dtype.kind not in "fb":
             raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
+        fractional = state.alive & (np.mod(actions, 1) != 0)
+        if fractional.any():  # whole-number floats (from a float tensor, say) are accepted
+            b, i = np.argwhere(fractional)[0]
+            raise ValueError(_illegal_message(scenario, b, i, actions[b, i].item(), None))
         actions = actions.astype(np.int64)
     num_actions = len(scenario.actions)
     valid = (actions >= 0) & (actions < num_actions)

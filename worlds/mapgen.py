@@ -91,6 +91,14 @@ def _knock_out_walls(grid: np.ndarray, rng: np.random.Generator, share: float) -
     grid[chosen[:, 0] + 1, chosen[:, 1] + 1] = FLOOR
 
 
+def check_layout_size(style: str, size: int) -> None:
+    """Fail at config time, not at the first reset, on a size the layout cannot draw."""
+    if style == "maze":
+        _check_odd(size, size)
+    elif size < (7 if style == "rooms" else 3):
+        raise ValueError(f"{style} layouts need size >= {7 if style == 'rooms' else 3}, got {size}")
+
+
 def _check_odd(height: int, width: int) -> None:
     if height % 2 == 0 or width % 2 == 0 or height < 5 or width < 5:
         raise ValueError(f"maze sizes must be odd and at least 5, got {height}x{width}")

@@ -56,6 +56,7 @@ def parse_map(text: str, source: str = "<string>") -> GridMap:
     width = len(rows[0][1])
     terrain = np.zeros((len(rows), width), dtype=np.uint8)
     spawns: dict[int, tuple[int, int]] = {}
+    spawn_at: dict[int, tuple[int, int]] = {}  # agent -> (line, column) in the file, for errors
     for r, (line_no, line) in enumerate(rows):
         if len(line) != width:
             column = min(len(line), width) + 1
@@ -66,12 +67,13 @@ def parse_map(text: str, source: str = "<string>") -> GridMap:
             if char.isdigit():
                 agent = int(char)
                 if agent in spawns:
-                    first = spawns[agent]
+                    first = spawn_at[agent]
                     raise MapError(
                         source, line_no, c + 1,
-                        f"agent {agent} spawns twice (also at row {first[0]}, column {first[1]})",
+                        f"agent {agent} spawns twice (first at line {first[0]}, column {first[1]})",
                     )
                 spawns[agent] = (r, c)
+                spawn_at[agent] = (line_no, c + 1)
                 terrain[r, c] = FLOOR
             elif char in CELL_OF:
                 terrain[r, c] = CELL_OF[char]
@@ -86,6 +88,8 @@ def load_map(path: str | Path) -> GridMap:
     path = Path(path)
     if not path.exists() and path.parent == Path(".") and (MAPS_DIR / f"{path.name}.txt").exists():
         path = MAPS_DIR / f"{path.name}.txt"
+    if not path.exists():
+        raise FileNotFoundError(f"no map file {str(path)!r} (nor {path.name}.txt in {MAPS_DIR})")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as err:

@@ -76,12 +76,12 @@ class State:
 
     @classmethod
     def from_dict(cls, data: dict) -> State:
-        return cls(
-            terrain=np.asarray(data["terrain"], dtype=np.uint8),
-            pos=np.asarray(data["pos"], dtype=np.int32),
-            alive=np.asarray(data["alive"], dtype=bool),
-            goal=np.asarray(data["goal"], dtype=np.int32),
-            t=np.asarray(data["t"], dtype=np.int32),
+        return cls(  # copies, so stepping the state never writes back into `data`
+            terrain=np.array(data["terrain"], dtype=np.uint8),
+            pos=np.array(data["pos"], dtype=np.int32),
+            alive=np.array(data["alive"], dtype=bool),
+            goal=np.array(data["goal"], dtype=np.int32),
+            t=np.array(data["t"], dtype=np.int32),
             pad=int(data["pad"]),
         )
 

@@ -79,9 +79,7 @@ def test_map_missing_what_the_scenario_needs(name: str, text: str, words: str, t
 MAZE_LEGAL = "0=noop, 1=north, 2=south, 3=east, 4=west"
 
 
-@pytest.mark.parametrize(
-    "action", [5, -1, 1.5, 2.0, "north", None, np.array([1, 2])], ids=repr
-)
+@pytest.mark.parametrize("action", [5, -1, 1.5, 2.0, "north", None, np.array([1, 2])], ids=repr)
 def test_parallel_env_rejects_bad_actions(action) -> None:
     env = worlds.make_parallel("maze_v0")
     env.reset(seed=0)
@@ -197,7 +195,11 @@ BAD_CONFIG = [
 ]
 
 
-@pytest.mark.parametrize(("name", "config", "words"), BAD_CONFIG, ids=[f"{n}-{c}" for n, c, _ in BAD_CONFIG])
+@pytest.mark.parametrize(
+    ("name", "config", "words"),
+    BAD_CONFIG,
+    ids=[f"{n}-" + ",".join(f"{k}={v}" for k, v in c.items()) for n, c, _ in BAD_CONFIG],
+)
 @pytest.mark.parametrize(
     "make",
     [worlds.make_scenario, worlds.make_parallel, lambda name, **config: worlds.make_batch(name, 2, **config)],

@@ -142,7 +142,7 @@ def layouts(batch) -> list[tuple]:
 def test_same_seed_same_run(name: str) -> None:
     first = run(worlds.make_batch(name, num_worlds=B, seed=3, **CONFIG[name]))
     second = run(worlds.make_batch(name, num_worlds=B, seed=3, **CONFIG[name]))
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         np.testing.assert_equal(a, b)
 
 

@@ -35,9 +35,7 @@ def obs_warnings(caught: list[warnings.WarningMessage], obs_type: str) -> list[s
     """The warnings about observations or action masks that should not be there."""
     allowed = DICT_OBS_WARNINGS if obs_type != "view" else set()
     messages = [str(w.message) for w in caught]
-    return [
-        m for m in messages if ("Observation" in m or "Action mask" in m) and m not in allowed
-    ]
+    return [m for m in messages if ("Observation" in m or "Action mask" in m) and m not in allowed]
 
 
 @pytest.mark.parametrize("obs_type", OBS_TYPES)
@@ -68,14 +66,16 @@ LASTING = {"maze_v0": {"map": "maze_classic"}}
 def test_max_cycles(name: str) -> None:
     module = worlds.SCENARIOS[name]
     config = LASTING.get(name, {})
-    max_cycles_test(
-        SimpleNamespace(env=partial(module.env, **config), parallel_env=partial(module.parallel_env, **config))
+    lasting = SimpleNamespace(
+        env=partial(module.env, **config), parallel_env=partial(module.parallel_env, **config)
     )
+    max_cycles_test(lasting)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_render(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # `human` mode opens a window, off screen here
+    monkeypatch.setitem(worlds.GridParallelEnv.metadata, "render_fps", 1000)  # no pacing in tests
     render_test(worlds.SCENARIOS[name].env)
 
 

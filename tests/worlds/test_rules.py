@@ -54,6 +54,7 @@ def actions_of(code: str) -> np.ndarray:
 # -- moves: (rule, actions, before -> after) ------------------------------------------------
 # Run through `engine.step` with raw actions (no mask), so the engine itself must block.
 # maze_v0 needs a goal G; it sits where nobody steps onto it.
+# fmt: off
 MOVES = [
     ("floor lets through", "e", "0.G  .0G"),
     ("a plate is floor to walk on", "e", "0PG  .0G"),
@@ -87,6 +88,7 @@ MOVES = [
         #32.  #32.
     """),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(("rule", "actions", "maps"), MOVES, ids=[row[0] for row in MOVES])
@@ -267,10 +269,8 @@ TAG_TRUNCATED = Story(
     {"num_hunters": 1, "max_cycles": 2},
 )
 
-STORIES = [
-    PLATES, MAZE, MAZE_TRUNCATED, TAG_REACH, TAG_BEFORE_MOVES, TAG_FREE_CELL, TAG_ONE_CATCH,
-    TAG_CLEARED, TAG_RUNNERS_CANNOT_TAG, TAG_TRUNCATED,
-]
+STORIES = [PLATES, MAZE, MAZE_TRUNCATED, TAG_REACH, TAG_BEFORE_MOVES, TAG_FREE_CELL, TAG_ONE_CATCH]
+STORIES += [TAG_CLEARED, TAG_RUNNERS_CANNOT_TAG, TAG_TRUNCATED]
 
 
 @pytest.mark.parametrize("story", STORIES, ids=[story.rule.split(",")[0] for story in STORIES])
@@ -284,20 +284,20 @@ def test_story(story: Story, tmp_path: Path) -> None:
     env.reset(seed=0)
     names = env.possible_agents
     assert env.render() == start and env.agents == names
-    for n, (step, expected_map) in enumerate(zip(story.steps, after), start=1):
+    for n, (step, expected_map) in enumerate(zip(story.steps, after, strict=True), start=1):
         where = f"{story.rule}, step {n}"
-        actions = {a: CODES[c] for a, c in zip(names, step.actions) if c != "-"}
+        actions = {a: CODES[c] for a, c in zip(names, step.actions, strict=True) if c != "-"}
         assert list(actions) == env.agents, f"{where}: the story acts for the agents in the game"
         obs, rewards, terminated, truncated, infos = env.step(actions)
         assert env.render() == expected_map, where
-        in_step = [a for a, c in zip(names, step.outcome) if c != "-"]
+        in_step = [a for a, c in zip(names, step.outcome, strict=True) if c != "-"]
         for returned in (obs, rewards, terminated, truncated, infos):
             assert sorted(returned) == sorted(in_step), where
-        expected_rewards = {a: r for a, r in zip(names, step.rewards) if r is not None}
+        expected_rewards = {a: r for a, r in zip(names, step.rewards, strict=True) if r is not None}
         assert rewards == pytest.approx(expected_rewards), where
         assert terminated == {a: step.outcome[names.index(a)] == "T" for a in in_step}, where
         assert truncated == {a: step.outcome[names.index(a)] == "R" for a in in_step}, where
-        assert env.agents == [a for a, c in zip(names, step.outcome) if c == "."], where
+        assert env.agents == [a for a, c in zip(names, step.outcome, strict=True) if c == "."], where
 
 
 # -- shipped maps -----------------------------------------------------------------------------

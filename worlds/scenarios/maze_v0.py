@@ -37,7 +37,7 @@ import numpy as np
 
 from worlds.cells import GOAL
 from worlds.env import scenario_module
-from worlds.mapgen import LAYOUTS, pick_cells, spawn_agents
+from worlds.mapgen import LAYOUTS, check_layout_size, pick_cells, spawn_agents
 from worlds.maps import MapError
 from worlds.scenario import Layout, Scenario
 
@@ -55,6 +55,8 @@ class Maze(Scenario):
         super().__post_init__()
         if self.style not in LAYOUTS:
             raise ValueError(f"maze_v0: style must be one of {sorted(LAYOUTS)}, got {self.style!r}")
+        if self.map is None:
+            check_layout_size(self.style, self.size)
 
     def layout(self, rng: np.random.Generator) -> Layout:
         if self.grid_map is not None:

@@ -39,7 +39,7 @@ from functools import cached_property
 import numpy as np
 
 from worlds.env import scenario_module
-from worlds.mapgen import LAYOUTS, pick_cells, spawn_agents
+from worlds.mapgen import LAYOUTS, check_layout_size, pick_cells, spawn_agents
 from worlds.scenario import Layout, Scenario
 
 HUNTERS, RUNNERS = 0, 1
@@ -66,6 +66,8 @@ class Tag(Scenario):
             )
         if self.style not in LAYOUTS:
             raise ValueError(f"tag_v0: style must be one of {sorted(LAYOUTS)}, got {self.style!r}")
+        if self.map is None:
+            check_layout_size(self.style, self.size)
 
     @cached_property
     def teams(self) -> np.ndarray:
