@@ -43,7 +43,9 @@ def run_command(args) -> int:
         config["num_agents"] = args.agents
     env = worlds.make_parallel(args.scenario, render_mode="rgb_array", **config)
     agent = RandomAgent(seed=args.seed)
-    print(f"{args.scenario}: {len(env.possible_agents)} agents, random legal actions, {args.episodes} episodes")
+    print(
+        f"{args.scenario}: {len(env.possible_agents)} agents, random legal actions, {args.episodes} episodes"
+    )
     print(f"{'episode':>7}  {'seed':>5}  {'steps':>5}  returns")
     first = None
     for k in range(args.episodes):

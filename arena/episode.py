@@ -28,7 +28,7 @@ def play_episode(env, agent: RandomAgent, seed: int | None, keep_frames: bool = 
         episode.frames.append(env.render())
     while env.agents:
         masks = np.stack([obs[a]["action_mask"] for a in env.agents])
-        actions = dict(zip(env.agents, agent.act(masks).tolist()))
+        actions = dict(zip(env.agents, agent.act(masks).tolist(), strict=True))
         obs, rewards, terms, truncs, _ = env.step(actions)
         episode.steps += 1
         for a, r in rewards.items():
@@ -49,6 +49,9 @@ def write_atomic(path: str | Path, write) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -62,12 +65,17 @@ def save_png(frame: np.ndarray, path: str | Path) -> Path:
     return write_atomic(path, lambda tmp: Image.fromarray(frame).save(tmp, format="PNG"))
 
 
+def frame_ms(fps: int) -> int:
+    """A frame's duration in a GIF: 1000 / fps rounded to whole centiseconds."""
+    return 10 * round(100 / fps)
+
+
 def save_gif(frames: list[np.ndarray], path: str | Path, fps: int = 6) -> Path:
     from PIL import Image
 
     images = [Image.fromarray(f) for f in frames]
-    # Hold the last frame so the outcome can be read before the loop restarts.
-    durations = [1000 // fps] * (len(images) - 1) + [1500]
+    # GIF counts time in centiseconds; hold the last frame so the outcome can be read.
+    durations = [frame_ms(fps)] * (len(images) - 1) + [1500]
 
     def write(tmp):
         images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)

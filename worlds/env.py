@@ -118,11 +118,14 @@ class GridParallelEnv(ParallelEnv):
             return {a: seen[index[a]] for a in agents}
         if self.obs_type == "text":
             return {
-                a: {"text": text_view(scenario, world, seen[index[a]], 0, index[a], mask[index[a]]),
-                    "action_mask": mask[index[a]]}
+                a: {
+                    "text": text_view(scenario, world, seen[index[a]], 0, index[a], mask[index[a]]),
+                    "action_mask": mask[index[a]],
+                }
                 for a in agents
             }
         return {a: {"view": seen[index[a]], "action_mask": mask[index[a]]} for a in agents}
+
 
 def _as_int(agent: str, action, names: tuple[str, ...]) -> int:
     """An action as a plain int, or a ValueError naming the agent and the legal set."""

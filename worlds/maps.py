@@ -60,16 +60,16 @@ def parse_map(text: str, source: str = "<string>") -> GridMap:
     for r, (line_no, line) in enumerate(rows):
         if len(line) != width:
             column = min(len(line), width) + 1
-            raise MapError(
-                source, line_no, column, f"row is {len(line)} cells wide, expected {width}"
-            )
+            raise MapError(source, line_no, column, f"row is {len(line)} cells wide, expected {width}")
         for c, char in enumerate(line):
             if char.isdigit():
                 agent = int(char)
                 if agent in spawns:
                     first = spawn_at[agent]
                     raise MapError(
-                        source, line_no, c + 1,
+                        source,
+                        line_no,
+                        c + 1,
                         f"agent {agent} spawns twice (first at line {first[0]}, column {first[1]})",
                     )
                 spawns[agent] = (r, c)

@@ -40,7 +40,12 @@ def make_env(name: str, **kwargs):
 
 
 def make_batch(
-    name: str, num_worlds: int, seed: int | None = None, obs_type: str = "dict", illegal: str = "noop", **config
+    name: str,
+    num_worlds: int,
+    seed: int | None = None,
+    obs_type: str = "dict",
+    illegal: str = "noop",
+    **config,
 ) -> BatchEnv:
     """`num_worlds` worlds of one scenario stepped at once (see `worlds.batch`)."""
     return BatchEnv(make_scenario(name, **config), num_worlds, seed, obs_type, illegal)
