@@ -27,15 +27,16 @@ from worlds.state import State
 def reset(scenario: Scenario, rngs: Sequence[np.random.Generator]) -> State:
     """A fresh episode in each world; world b draws its layout from `rngs[b]` alone."""
     layouts = [scenario.layout(rng) for rng in rngs]
-    pad = scenario.pad
-    terrain = np.stack([np.pad(lay.terrain, pad, constant_values=VOID) for lay in layouts])
-    n = scenario.num_agents
+    B, n, pad = len(layouts), scenario.num_agents, scenario.pad
+    height, width = layouts[0].terrain.shape
+    terrain = np.full((B, height + 2 * pad, width + 2 * pad), VOID, dtype=np.uint8)
+    terrain[:, pad : pad + height, pad : pad + width] = [lay.terrain for lay in layouts]
     return State(
         terrain=terrain,
-        pos=np.stack([lay.pos for lay in layouts]).astype(np.int32).reshape(len(rngs), n, 2),
-        alive=np.ones((len(rngs), n), dtype=bool),
-        goal=np.stack([lay.goal for lay in layouts]).astype(np.int32).reshape(len(rngs), n, 2),
-        t=np.zeros(len(rngs), dtype=np.int32),
+        pos=np.array([lay.pos for lay in layouts], dtype=np.int32).reshape(B, n, 2),
+        alive=np.ones((B, n), dtype=bool),
+        goal=np.array([lay.goal for lay in layouts], dtype=np.int32).reshape(B, n, 2),
+        t=np.zeros(B, dtype=np.int32),
         pad=pad,
     )
 
@@ -53,15 +54,24 @@ def _action_steps(num_actions: int, width: int) -> np.ndarray:
     return steps
 
 
+@lru_cache(maxsize=64)
+def _move_column(width: int) -> np.ndarray:
+    """Flat-index offsets of the four moves as a column, int[4, 1]."""
+    return _action_steps(len(DELTAS), width)[1:, None]
+
+
 def action_mask(scenario: Scenario, state: State, here: np.ndarray | None = None) -> np.ndarray:
     """Legal actions, int8[B, N, A]: noop always; a move unless terrain blocks it; the
     scenario's interactions as it says. Agents out of the game may only noop."""
     if here is None:
         here = state.cell_index()
-    steps = action_steps(scenario, state.terrain.shape[2])
-    mask = np.empty((*here.shape, len(steps)), dtype=bool)
-    mask[..., 1 : len(DELTAS)] = PASSABLE[state.terrain.reshape(-1)[here[..., None] + steps[1 : len(DELTAS)]]]
-    mask[..., len(DELTAS) :] = scenario.interaction_mask(state)
+    moves = len(DELTAS)
+    mask = np.empty((*here.shape, len(scenario.actions)), dtype=bool)
+    # Gathered move-major, [4, B*N], so numpy's inner loops run over all agents rather than 4.
+    target = here.reshape(-1) + _move_column(state.terrain.shape[2])
+    passable = np.take(PASSABLE, np.take(state.terrain.reshape(-1), target))
+    mask[..., 1:moves] = passable.T.reshape(*here.shape, moves - 1)
+    mask[..., moves:] = scenario.interaction_mask(state)
     mask &= state.alive[..., None]
     mask[..., NOOP] = True
     return mask.view(np.int8)
@@ -73,24 +83,51 @@ def resolve_moves(scenario: Scenario, state: State, actions: np.ndarray) -> np.n
     step = action_steps(scenario, state.terrain.shape[2])[actions]
     there = here + step
     moving = state.alive & (step != 0) & PASSABLE[state.terrain.reshape(-1)[there]]
-    n = state.num_agents
-    if n > 1 and moving.any():
-        others = state.alive[:, None, :] & state.alive[:, :, None] & ~_eye(n)
-        swap = (there[:, :, None] == here[:, None, :]) & (here[:, :, None] == there[:, None, :])
-        moving &= ~(swap & others & moving[:, None, :]).any(-1)
-        for _ in range(n):
-            end = np.where(moving, there, here)
-            blocked = moving & ((end[:, :, None] == end[:, None, :]) & others).any(-1)
-            if not blocked.any():
-                break
-            moving &= ~blocked
-    state.pos += DELTAS[np.where(moving, actions, NOOP)]
+    if state.num_agents > 1:
+        moving = _fair_moves(here, there, moving, state.alive, state.terrain.size)
+    # np.take on the [5, 2] table: ~10x faster than DELTAS[...] fancy indexing at large B.
+    state.pos += np.take(DELTAS, np.where(moving, actions, NOOP), axis=0)
     return moving
 
 
+def _fair_moves(
+    here: np.ndarray, there: np.ndarray, moving: np.ndarray, alive: np.ndarray, size: int
+) -> np.ndarray:
+    """The moves that survive the conflict rules (module docstring), bool[B, N].
+
+    Works on flat cell indices with one occupancy buffer over all worlds, so each rule is a
+    scatter and a gather over the B*N agents, never a [B, N, N] comparison."""
+    shape = moving.shape
+    here, there, moving = here.reshape(-1), there.reshape(-1), moving.reshape(-1)
+    ids = _agent_ids(moving.size)
+    spare = size  # one cell past the grids: agents out of the game stand here, idle agents aim here
+    who = np.empty(size + 1, dtype=np.int32)  # agent id in each cell; only read where written
+    who[there] = -1
+    who[np.where(alive.reshape(-1), here, spare)] = ids
+    ahead = who[there]  # the live agent on my target cell now, -1 for none
+    # Movers aiming at one cell: write them all there, read back who won the write; every
+    # loser and every winner that some loser found are in a clash (whatever order numpy writes).
+    aim = np.where(moving, there, spare)
+    who[aim] = ids
+    winner = who[aim]
+    clash = winner != ids
+    clash[winner[clash]] = True
+    follow = moving & (ahead >= 0)  # movers stepping into a cell someone holds now
+    swap = follow & (there[ahead] == here)  # ... who steps into mine (or stays: blocked anyway)
+    moving = moving & ~(clash | swap)
+    follow &= moving
+    # Cascade: a mover stepping into the cell of one that stays is blocked, to a fixed point.
+    while True:
+        blocked = follow & ~moving[ahead]
+        if not blocked.any():
+            return moving.reshape(shape)
+        moving ^= blocked
+        follow ^= blocked
+
+
 @lru_cache(maxsize=16)
-def _eye(n: int) -> np.ndarray:
-    return np.eye(n, dtype=bool)
+def _agent_ids(count: int) -> np.ndarray:
+    return np.arange(count, dtype=np.int32)
 
 
 def step(

@@ -39,7 +39,7 @@ from functools import cached_property
 import numpy as np
 
 from worlds.env import scenario_module
-from worlds.mapgen import LAYOUTS, check_layout_size, pick_cells, spawn_agents
+from worlds.mapgen import LAYOUTS, check_layout_size, draw_cells, free_cells, spawn_agents
 from worlds.scenario import Layout, Scenario
 
 HUNTERS, RUNNERS = 0, 1
@@ -73,6 +73,11 @@ class Tag(Scenario):
     def teams(self) -> np.ndarray:
         return (np.arange(self.num_agents) >= self.num_hunters).astype(np.int64)
 
+    @cached_property
+    def hunter(self) -> np.ndarray:
+        """Which agents are hunters, bool[N]."""
+        return self.teams == HUNTERS
+
     def layout(self, rng: np.random.Generator) -> Layout:
         if self.grid_map is not None:
             terrain = self.grid_map.terrain.copy()
@@ -84,24 +89,30 @@ class Tag(Scenario):
         return Layout(terrain, pos, np.full((self.num_agents, 2), -1))
 
     def interaction_mask(self, state) -> np.ndarray:
-        return (state.alive & (self.teams == HUNTERS))[..., None]
+        return (state.alive & self.hunter)[..., None]
 
     def interact(self, state, actions):
-        hunter = self.teams == HUNTERS
-        tagging = state.alive & hunter & (actions == TAG)  # [B, N]
-        gap = np.abs(state.pos[:, :, None, :] - state.pos[:, None, :, :]).sum(-1)  # [B, N, N]
-        reach = tagging[:, :, None] & (gap == 1)
-        caught = reach.any(1) & state.alive & ~hunter
+        h, width = self.num_hunters, state.terrain.shape[2]  # hunters come first
+        # Agent-major [N, B] flat cells: each comparison below runs over all worlds at once.
+        here = state.cell_index().T.copy()
+        tagging = ((actions[:, :h] == TAG) & state.alive[:, :h]).T  # [H, B]
+        # A runner is next to a hunter when their flat cells are 1 or `width` apart (the VOID
+        # margin round the map means no row wraps round into a false neighbour).
+        gap = np.abs(here[h:, None, :] - here[None, :h, :])  # [R, H, B]
+        reach = ((gap == 1) | (gap == width)) & tagging
+        caught = np.zeros_like(state.alive)
+        caught[:, h:] = reach.any(1).T & state.alive[:, h:]
         state.alive &= ~caught  # caught runners neither move nor block
         return {"caught": caught}
 
     def judge(self, state, actions, events):
         caught = events["caught"]
-        hunter = self.teams == HUNTERS
-        catches = caught.sum(1, keepdims=True)
+        hunter = self.hunter
         free = state.alive & ~hunter
+        # Reduced agent-major ([N, B]): numpy reduces a short last axis several times slower.
+        catches = caught.T.copy().sum(0)[:, None]
+        cleared = ~free.T.copy().any(0)[:, None]
         rewards = np.where(hunter, catches, free / self.max_cycles - caught)
-        cleared = ~free.any(1, keepdims=True)
         return rewards, caught | (cleared & hunter)
 
     def goal_words(self, agent: int) -> str:
@@ -116,12 +127,15 @@ class Tag(Scenario):
 def spawn_agents_apart(terrain: np.ndarray, teams: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random spawns with every runner at least 3 steps (Manhattan) from every hunter, where the
     layout allows; the last draw is kept if twenty draws all fall short."""
+    cells, width = free_cells(terrain), terrain.shape[1]
+    hunters = [i for i, team in enumerate(teams.tolist()) if team == HUNTERS]
+    runners = [i for i, team in enumerate(teams.tolist()) if team == RUNNERS]
+    pairs = [(h, r) for h in hunters for r in runners]
     for _ in range(20):
-        pos = pick_cells(terrain, len(teams), rng)
-        gap = np.abs(pos[teams == HUNTERS, None] - pos[None, teams == RUNNERS]).sum(-1)
-        if gap.min() >= 3:
+        spot = draw_cells(cells, len(teams), width, rng)
+        if min(abs(spot[h][0] - spot[r][0]) + abs(spot[h][1] - spot[r][1]) for h, r in pairs) >= 3:
             break
-    return pos
+    return np.array(spot)
 
 
 env, parallel_env = scenario_module(Tag)
