@@ -23,14 +23,6 @@ NOBODY, SELF, TEAMMATE, RIVAL = range(4)
 VIEW_CHANNELS = 3
 
 
-def relation_table(scenario: Scenario) -> np.ndarray:
-    """uint8[N, N + 1]: what observer i sees of agent j (column j + 1; column 0 is nobody)."""
-    teams = scenario.teams
-    table = np.where(teams[:, None] == teams[None, :], TEAMMATE, RIVAL).astype(np.uint8)
-    np.fill_diagonal(table, SELF)
-    return np.concatenate([np.zeros((len(teams), 1), np.uint8), table], axis=1)
-
-
 def occupancy(state: State) -> np.ndarray:
     """int8[B, H + 2*pad, W + 2*pad]: index of the live agent in each cell, -1 for none."""
     occ = np.full(state.terrain.shape, -1, dtype=np.int8)

@@ -84,14 +84,3 @@ class State:
             t=np.array(data["t"], dtype=np.int32),
             pad=int(data["pad"]),
         )
-
-    @classmethod
-    def stack(cls, worlds: list[State]) -> State:
-        return cls(
-            np.concatenate([w.terrain for w in worlds]),
-            np.concatenate([w.pos for w in worlds]),
-            np.concatenate([w.alive for w in worlds]),
-            np.concatenate([w.goal for w in worlds]),
-            np.concatenate([w.t for w in worlds]),
-            worlds[0].pad,
-        )
