@@ -1,0 +1,143 @@
+"""How well and how fast the scripted planners play: `python -m benchmarks.planners [--episodes N]`.
+
+For each scenario, the first episode of N seeded worlds (world b replays `reset(seed=seed + b)`)
+is played by the planner and by random legal actions, in batch mode; tag_v0 pairs every kind of
+hunter with every kind of runner. Printed per line: success rate (maze_v0: every agent reached
+its goal; plates_v0: the team won; tag_v0: every runner caught), mean episode length, mean steps
+a runner stayed free (tag_v0), and the planner's decisions per second (live rows per second of
+`act` alone, measured in the same run at N worlds and in a single PettingZoo env).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import worlds
+from agents.base import Observations
+from agents.planners import make_planner
+from agents.random_agent import RandomAgent
+
+# (scenario, config, hunters' controller, runners' controller); maze and plates have one team.
+MATCHUPS = [
+    ("maze_v0", {"num_agents": 1}, "planner", None),
+    ("maze_v0", {"num_agents": 1}, "random", None),
+    ("maze_v0", {"num_agents": 4}, "planner", None),
+    ("maze_v0", {"num_agents": 4}, "random", None),
+    ("plates_v0", {}, "planner", None),
+    ("plates_v0", {}, "random", None),
+    ("plates_v0", {"num_agents": 3, "size": 9}, "planner", None),
+    ("tag_v0", {}, "planner", "random"),
+    ("tag_v0", {}, "random", "random"),
+    ("tag_v0", {}, "planner", "planner"),
+    ("tag_v0", {}, "random", "planner"),
+]
+
+
+def controller(spec: str, scenario, seed: int):
+    return make_planner(scenario, seed=seed) if spec == "planner" else RandomAgent(seed)
+
+
+def play(name: str, config: dict, first: str, second: str | None, episodes: int, seed: int) -> dict:
+    """The first episode of `episodes` worlds; returns success rate, lengths, speed."""
+    env = worlds.make_batch(name, episodes, seed=seed, **config)
+    scenario = env.scenario
+    teams = [np.flatnonzero(scenario.teams == k) for k in range(len(scenario.team_names))]
+    specs = [first] if second is None else [first, second]
+    seats = [
+        (agents, controller(spec, scenario, seed + k))
+        for k, (agents, spec) in enumerate(zip(teams, specs, strict=True))
+    ]
+    obs = env.reset()
+    done = np.zeros(episodes, dtype=bool)
+    success = np.zeros(episodes, dtype=bool)
+    length = np.zeros(episodes)
+    free_steps = np.zeros(episodes)
+    runners = scenario.teams == 1
+    wall, cpu, planner_rows = 0.0, 0.0, 0
+    while not done.all():
+        actions = np.zeros((episodes, scenario.num_agents), dtype=np.int64)
+        for agents, ctrl in seats:
+            rows = Observations.of_batch(scenario, env.world, obs, agents)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            chosen = ctrl.act(rows)
+            if ctrl.name == "planner":
+                wall += time.perf_counter() - start
+                cpu += time.process_time() - start_cpu
+                planner_rows += int(env.world.alive[:, agents].sum())  # worlds past their first episode too
+            actions[:, agents] = chosen.reshape(episodes, len(agents))
+        free_steps += np.where(done, 0, env.world.alive[:, runners].sum(1))
+        obs, _, _, _, infos = env.step(actions)
+        ended = np.flatnonzero(infos["done"])
+        first_time = ~done[ended]
+        if first_time.any():
+            b = ended[first_time]
+            success[b] = infos["success"][first_time]
+            length[b] = infos["episode_length"][first_time]
+            done[b] = True
+    return {
+        "success": success.mean(),
+        "length": length.mean(),
+        "free": free_steps.mean() / max(int(runners.sum()), 1) if runners.any() else None,
+        "rate": (planner_rows / wall, planner_rows / max(cpu, 1e-9)) if wall else None,
+    }
+
+
+def single_env_rate(name: str, config: dict, seconds: float, seed: int) -> tuple[float, float]:
+    """Planner decisions per second of wall and of CPU time in one PettingZoo env (every agent
+    a planner)."""
+    env = worlds.make_parallel(name, **config)
+    planner = make_planner(env.scenario, seed=seed)
+    obs, _ = env.reset(seed=seed)
+    spent, cpu, rows, episode = 0.0, 0.0, 0, 0
+    while spent < seconds:
+        if not env.agents:
+            episode += 1
+            obs, _ = env.reset(seed=seed + episode)
+        start, start_cpu = time.perf_counter(), time.process_time()
+        actions = planner.act(Observations.of_env(env, obs, env.agents))
+        spent += time.perf_counter() - start
+        cpu += time.process_time() - start_cpu
+        rows += len(actions)
+        obs, *_ = env.step(dict(zip(env.agents, actions.tolist(), strict=True)))
+    return rows / spent, rows / max(cpu, 1e-9)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.planners", description=__doc__)
+    parser.add_argument("--episodes", type=int, default=100, help="seeded episodes per line (default 100)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seconds", type=float, default=1.0, help="timing of the single-env rate")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error("--episodes must be >= 1")
+    print(f"{args.episodes} seeded episodes per line (seeds {args.seed}..{args.seed + args.episodes - 1})\n")
+    head = (
+        f"{'scenario':9} | {'config':22} | {'controllers':32} | success | length | runner free | "
+        "planner decisions/s: wall, cpu"
+    )
+    print(head)
+    print("-" * len(head))
+    for name, config, first, second in MATCHUPS:
+        result = play(name, config, first, second, args.episodes, args.seed)
+        who = first if second is None else f"hunters {first}, runners {second}"
+        shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"
+        free = "" if result["free"] is None else f"{result['free']:.1f}"
+        rate = "" if result["rate"] is None else "{:,.0f}, {:,.0f}".format(*result["rate"])
+        print(
+            f"{name:9} | {shown:22} | {who:32} | {result['success']:7.0%} | {result['length']:6.1f} | "
+            f"{free:>11} | {rate}"
+        )
+    print(f"(decisions/s: rows the planner acted for over the time in `act`, B={args.episodes} worlds;")
+    print(" wall clock, and CPU time of this process, which a busy machine disturbs less)")
+    print("\nplanner decisions/s in a single PettingZoo env (B=1, every agent a planner): wall, cpu")
+    for name, config in (("maze_v0", {"num_agents": 1}), ("plates_v0", {}), ("tag_v0", {})):
+        shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"
+        rate = single_env_rate(name, config, args.seconds, args.seed)
+        print(f"  {name:9} | {shown:14} | {rate[0]:>7,.0f}, {rate[1]:,.0f}")
+
+
+if __name__ == "__main__":
+    main()
