@@ -26,6 +26,8 @@ MATCHUPS = [
     ("maze_v0", {"num_agents": 1}, "random", None),
     ("maze_v0", {"num_agents": 4}, "planner", None),
     ("maze_v0", {"num_agents": 4}, "random", None),
+    ("maze_v0", {"num_agents": 8, "size": 15}, "planner", None),
+    ("maze_v0", {"num_agents": 10}, "planner", None),  # a crowd: 10 agents in 9x9, for the jams
     ("plates_v0", {}, "planner", None),
     ("plates_v0", {}, "random", None),
     ("plates_v0", {"num_agents": 3, "size": 9}, "planner", None),
