@@ -7,7 +7,9 @@ numpy grid step that sets the ceiling for this engine's approach.
 Every contestant is stepped with random actions drawn from precomputed numpy tables: legal
 ones, picked from the action mask with one add and one argmax, where the env gives a mask;
 uniform ones where it does not. The sampler's own cost is measured apart and printed as a share
-of each step. Episodes that end are reset inside the timed loop, as a rollout would.
+of each step. Episodes that end are reset inside the timed loop, as a rollout would. Each
+contestant's time is taken in a few rounds that go round all of them, so that load from other
+work on a shared machine falls on the contestants alike and their ratios stay comparable.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import platform
 from time import perf_counter
 
+import numba
 import numpy as np
 
 import worlds
@@ -23,6 +26,8 @@ from worlds.cells import PASSABLE
 from worlds.scenario import DELTAS
 
 KEYS = 16  # precomputed random tables, cycled; enough that the chosen actions vary
+# Each contestant's time is split into rounds taken in turn (see `measure_all`).
+ROUNDS = 4
 TARGET_SINGLE_VS_MINIGRID = 2.0
 TARGET_BATCH_AGENT_STEPS = 1_000_000
 TARGET_WORLDS = 1024
@@ -191,22 +196,38 @@ class MAgentRun:
 
 def measure(runner, seconds: float, warmup: float) -> dict:
     """Steps `runner` for `seconds` after `warmup` seconds; one row of the table."""
-    _loop(runner.step, warmup)
-    calls, env_steps, agent_steps, elapsed = _loop(runner.step, seconds, runner.period)
-    sample_calls, *_, sample_elapsed = _loop(runner.sample, max(seconds / 10, 1e-3), count=False)
-    sampler_share = (sample_elapsed / sample_calls) / (elapsed / calls)
-    return {
-        "contestant": runner.contestant,
-        "config": runner.config,
-        "kind": runner.kind,
-        "num_worlds": runner.num_worlds,
-        "num_agents": runner.num_agents,
-        "env_steps_per_s": env_steps / elapsed,
-        "agent_steps_per_s": agent_steps / elapsed,
-        "sampler_share": sampler_share,
-        "calls": calls,
-        "seconds": elapsed,
-    }
+    return measure_all([runner], seconds, warmup, rounds=1)[0]
+
+
+def measure_all(runners: list, seconds: float, warmup: float, rounds: int = ROUNDS) -> list[dict]:
+    """Steps each runner for `seconds` in all after `warmup` seconds, in `rounds` turns taken
+    round-robin, so that a load that comes and goes on a shared machine weighs on every
+    contestant alike; one row of the table per runner."""
+    for runner in runners:
+        _loop(runner.step, warmup)
+    totals = [[0, 0, 0, 0.0] for _ in runners]
+    for _ in range(rounds):
+        for runner, total in zip(runners, totals, strict=True):
+            for k, value in enumerate(_loop(runner.step, seconds / rounds, runner.period)):
+                total[k] += value
+    rows = []
+    for runner, (calls, env_steps, agent_steps, elapsed) in zip(runners, totals, strict=True):
+        sample_calls, *_, sample_elapsed = _loop(runner.sample, max(seconds / 10, 1e-3), count=False)
+        rows.append(
+            {
+                "contestant": runner.contestant,
+                "config": runner.config,
+                "kind": runner.kind,
+                "num_worlds": runner.num_worlds,
+                "num_agents": runner.num_agents,
+                "env_steps_per_s": env_steps / elapsed,
+                "agent_steps_per_s": agent_steps / elapsed,
+                "sampler_share": (sample_elapsed / sample_calls) / (elapsed / calls),
+                "calls": calls,
+                "seconds": elapsed,
+            }
+        )
+    return rows
 
 
 def _loop(fn, seconds: float, period: int = 1, count: bool = True) -> tuple[int, int, int, float]:
@@ -239,22 +260,29 @@ def run(
     seconds = seconds if seconds is not None else (0.5 if quick else 3.0)
     warmup = seconds / 3
     print(machine())
-    print(f"{seconds:g} s per measurement after {warmup:.2g} s warm-up; random legal actions.\n", flush=True)
+    ready = warm_kernels()
+    print(f"engine kernels ready in {ready:.2f} s (numba: compiled on first use, then cached on disk)")
+    print(
+        f"{seconds:g} s per measurement after {warmup:.2g} s warm-up, taken in {ROUNDS} rounds that go "
+        "round all contestants; random legal actions.\n",
+        flush=True,
+    )
     makers = [(lambda n=n, c=c: PettingZooRun(n, **c)) for n, c in SINGLE]
     makers += [(lambda n=n, b=b, c=c: BatchRun(n, b, **c)) for n, c in BATCH for b in batch_sizes]
     makers.append(lambda: BareGrid(max(batch_sizes)))
     if peers:
         makers += [MiniGridRun, MAgentRun]
-    rows, notes = [], []
+    runners, notes = [], []
     for maker in makers:
         try:
-            runner = maker()
+            runners.append(maker())
         except ImportError as err:  # a peer that is not installed
             notes.append(f"{maker.__name__.removesuffix('Run')} skipped: not importable ({err})")
             print(f"  {notes[-1]}", flush=True)
-            continue
-        rows.append(measure(runner, seconds, warmup))
-        print(f"  measured {runner.contestant}: {runner.config}", flush=True)
+    print(
+        f"  measuring {len(runners)} contestants, about {len(runners) * seconds * 1.43:.0f} s ...", flush=True
+    )
+    rows = measure_all(runners, seconds, warmup)
     print()
     print(format_table(rows))
     for note in notes:
@@ -264,12 +292,24 @@ def run(
     return rows
 
 
+def warm_kernels() -> float:
+    """Seconds until every scenario has reset and stepped once: the engine's numba kernels are
+    compiled then (or loaded from their on-disk cache), so no measurement below includes it."""
+    start = perf_counter()
+    for name in worlds.SCENARIOS:
+        env = worlds.make_parallel(name)
+        env.reset(seed=0)
+        env.step(dict.fromkeys(env.agents, 0))
+    return perf_counter() - start
+
+
 def machine() -> str:
     cores = os.cpu_count()
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
     return (
         f"machine: {platform.machine()} {platform.processor() or platform.system()}, "
-        f"{cores} cores ({usable} usable), Python {platform.python_version()}, numpy {np.__version__}"
+        f"{cores} cores ({usable} usable), Python {platform.python_version()}, numpy {np.__version__}, "
+        f"numba {numba.__version__}"
     )
 
 

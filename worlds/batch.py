@@ -85,13 +85,12 @@ class BatchEnv:
         """Observations of `world` (default: all worlds); `idx` says which rows of the batch
         it holds, so the stored action mask stays whole."""
         world = self.world if world is None else world
-        here = world.cell_index()
-        mask = engine.action_mask(self.scenario, world, here)
+        mask = engine.action_mask(self.scenario, world)
         if idx is None:
             self._mask = mask
         else:
             self._mask[idx] = mask
-        seen = views(self.scenario, world, here)
+        seen = views(self.scenario, world)
         if self.obs_type == "view":
             return seen
         if self.obs_type == "text":

@@ -9,7 +9,8 @@ Conflicts between moves are resolved by one fair rule, with no agent order:
 * a ring of three or more agents each stepping into the next one's cell all move.
 
 Blocking can cascade (A blocked, so B moving into A's cell is blocked too); it is repeated to a
-fixed point, at most N rounds, each vectorized over all worlds and agents.
+fixed point. The rules run as compiled loops over worlds and agents (`worlds.kernels`), one call
+per rule for the whole batch.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from worlds.cells import PASSABLE, VOID
+from worlds import kernels
+from worlds.cells import VOID
 from worlds.scenario import DELTAS, NOOP, Scenario
 from worlds.state import State
 
@@ -54,80 +56,26 @@ def _action_steps(num_actions: int, width: int) -> np.ndarray:
     return steps
 
 
-@lru_cache(maxsize=64)
-def _move_column(width: int) -> np.ndarray:
-    """Flat-index offsets of the four moves as a column, int[4, 1]."""
-    return _action_steps(len(DELTAS), width)[1:, None]
-
-
 def action_mask(scenario: Scenario, state: State, here: np.ndarray | None = None) -> np.ndarray:
     """Legal actions, int8[B, N, A]: noop always; a move unless terrain blocks it; the
-    scenario's interactions as it says. Agents out of the game may only noop."""
-    if here is None:
-        here = state.cell_index()
-    moves = len(DELTAS)
-    mask = np.empty((*here.shape, len(scenario.actions)), dtype=bool)
-    # Gathered move-major, [4, B*N], so numpy's inner loops run over all agents rather than 4.
-    target = here.reshape(-1) + _move_column(state.terrain.shape[2])
-    passable = np.take(PASSABLE, np.take(state.terrain.reshape(-1), target))
-    mask[..., 1:moves] = passable.T.reshape(*here.shape, moves - 1)
-    mask[..., moves:] = scenario.interaction_mask(state)
-    mask &= state.alive[..., None]
-    mask[..., NOOP] = True
-    return mask.view(np.int8)
+    scenario's interactions as it says. Agents out of the game may only noop. (`here`, the
+    agents' flat cells, is accepted for callers that have it; the kernel reads `pos`.)"""
+    mask = np.empty((*state.alive.shape, len(scenario.actions)), dtype=np.int8)
+    interactions = scenario.interaction_mask(state)
+    kernels.action_mask(state.terrain, state.pos, state.alive, state.pad, interactions, mask)
+    return mask
 
 
 def resolve_moves(scenario: Scenario, state: State, actions: np.ndarray) -> np.ndarray:
     """Move every live agent whose move survives the conflict rules; returns who moved."""
-    here = state.cell_index()
-    step = action_steps(scenario, state.terrain.shape[2])[actions]
-    there = here + step
-    moving = state.alive & (step != 0) & PASSABLE[state.terrain.reshape(-1)[there]]
-    if state.num_agents > 1:
-        moving = _fair_moves(here, there, moving, state.alive, state.terrain.size)
-    # np.take on the [5, 2] table: ~10x faster than DELTAS[...] fancy indexing at large B.
-    state.pos += np.take(DELTAS, np.where(moving, actions, NOOP), axis=0)
-    return moving
+    moved = np.empty(state.alive.shape, dtype=bool)
+    kernels.move_agents(state.terrain, state.pos, state.alive, _int64(actions), state.pad, moved)
+    return moved
 
 
-def _fair_moves(
-    here: np.ndarray, there: np.ndarray, moving: np.ndarray, alive: np.ndarray, size: int
-) -> np.ndarray:
-    """The moves that survive the conflict rules (module docstring), bool[B, N].
-
-    Works on flat cell indices with one occupancy buffer over all worlds, so each rule is a
-    scatter and a gather over the B*N agents, never a [B, N, N] comparison."""
-    shape = moving.shape
-    here, there, moving = here.reshape(-1), there.reshape(-1), moving.reshape(-1)
-    ids = _agent_ids(moving.size)
-    spare = size  # one cell past the grids: agents out of the game stand here, idle agents aim here
-    who = np.empty(size + 1, dtype=np.int32)  # agent id in each cell; only read where written
-    who[there] = -1
-    who[np.where(alive.reshape(-1), here, spare)] = ids
-    ahead = who[there]  # the live agent on my target cell now, -1 for none
-    # Movers aiming at one cell: write them all there, read back who won the write; every
-    # loser and every winner that some loser found are in a clash (whatever order numpy writes).
-    aim = np.where(moving, there, spare)
-    who[aim] = ids
-    winner = who[aim]
-    clash = winner != ids
-    clash[winner[clash]] = True
-    follow = moving & (ahead >= 0)  # movers stepping into a cell someone holds now
-    swap = follow & (there[ahead] == here)  # ... who steps into mine (or stays: blocked anyway)
-    moving = moving & ~(clash | swap)
-    follow &= moving
-    # Cascade: a mover stepping into the cell of one that stays is blocked, to a fixed point.
-    while True:
-        blocked = follow & ~moving[ahead]
-        if not blocked.any():
-            return moving.reshape(shape)
-        moving ^= blocked
-        follow ^= blocked
-
-
-@lru_cache(maxsize=16)
-def _agent_ids(count: int) -> np.ndarray:
-    return np.arange(count, dtype=np.int32)
+def _int64(actions) -> np.ndarray:
+    """Actions as int64, the one type the kernels are compiled for (no copy when they are)."""
+    return np.asarray(actions, dtype=np.int64)
 
 
 def step(
@@ -144,12 +92,17 @@ def step(
     events = scenario.interact(state, actions)
     events["moved"] = resolve_moves(scenario, state, actions)
     rewards, terminated = scenario.judge(state, actions, events)
-    terminated &= acting
-    state.t += 1
-    truncated = (state.t >= scenario.max_cycles)[:, None] & acting & ~terminated
-    state.alive &= ~(terminated | truncated)
-    rewards = np.where(acting, rewards, 0).astype(np.float32)
-    return rewards, terminated, truncated, events
+    shape = acting.shape
+    if rewards.dtype != np.float64 or rewards.shape != shape:
+        rewards = np.broadcast_to(np.asarray(rewards, dtype=np.float64), shape)
+    if terminated.dtype != bool:
+        terminated = terminated.astype(bool)
+    out = np.empty(shape, dtype=np.float32)
+    truncated = np.empty(shape, dtype=bool)
+    kernels.finish_step(
+        acting, rewards, terminated, state.t, scenario.max_cycles, state.alive, out, truncated
+    )
+    return out, terminated, truncated, events
 
 
 def check_actions(
@@ -166,6 +119,10 @@ def check_actions(
     expected = (state.num_worlds, state.num_agents)
     if actions.shape != expected:
         raise ValueError(f"actions must have shape {expected} (worlds, agents), got {actions.shape}")
+    if mask is None:
+        mask = action_mask(scenario, state)
+    if actions.dtype == np.int64 and kernels.actions_legal(actions, mask, state.alive):
+        return actions  # the common case, in one compiled pass: nothing to change or report
     if actions.dtype.kind not in "iu":
         if actions.dtype.kind not in "fb":
             raise ValueError(f"actions must be integers, got dtype {actions.dtype}")
@@ -182,8 +139,6 @@ def check_actions(
             b, i = np.argwhere(bad)[0]
             raise ValueError(_illegal_message(scenario, b, i, actions[b, i], None))
         actions = np.where(valid, actions, NOOP)  # agents out of the game: anything goes
-    if mask is None:
-        mask = action_mask(scenario, state)
     chosen = mask.reshape(-1)[_row_starts(actions.size, num_actions) + actions.reshape(-1)]
     if not chosen.all():
         masked = state.alive & (chosen.reshape(actions.shape) == 0)

@@ -39,6 +39,7 @@ class GridParallelEnv(ParallelEnv):
         self.possible_agents = list(scenario.agent_names)
         self.agents: list[str] = []
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
+        self._num_actions = len(scenario.actions)
         obs_space, act_space = observation_space(scenario, obs_type), action_space(scenario)
         self.observation_spaces = dict.fromkeys(self.possible_agents, obs_space)
         self.action_spaces = dict.fromkeys(self.possible_agents, act_space)
@@ -64,17 +65,24 @@ class GridParallelEnv(ParallelEnv):
     def step(self, actions: dict):
         acting = self.agents
         chosen = np.zeros((1, self.scenario.num_agents), dtype=np.int64)
+        row, index, num_actions = chosen[0], self._index, self._num_actions
         for agent, action in actions.items():
-            chosen[0, self._agent_index(agent)] = _as_int(agent, action, self.scenario.actions)
+            if type(action) is not int or not 0 <= action < num_actions:  # plain ints: no checks
+                action = _as_int(agent, action, self.scenario.actions)
+            row[index[agent] if agent in index else self._agent_index(agent)] = action
         chosen = engine.check_actions(self.scenario, self.world, chosen, self._mask, self.illegal)
         rewards, terminated, truncated, _ = engine.step(self.scenario, self.world, chosen)
         obs = self._observe(acting)
         rew, term, trunc = rewards[0].tolist(), terminated[0].tolist(), truncated[0].tolist()
-        index = self._index
-        rew = {a: rew[index[a]] for a in acting}
-        term = {a: term[index[a]] for a in acting}
-        trunc = {a: trunc[index[a]] for a in acting}
-        self.agents = [a for a in acting if not (term[a] or trunc[a])]
+        if len(acting) < len(rew):  # someone left the game: keep the rows of those still in it
+            rows = [index[a] for a in acting]
+            rew, term, trunc = [rew[i] for i in rows], [term[i] for i in rows], [trunc[i] for i in rows]
+        self.agents = [a for a, te, tr in zip(acting, term, trunc, strict=True) if not (te or tr)]
+        rew, term, trunc = (
+            dict(zip(acting, rew, strict=True)),
+            dict(zip(acting, term, strict=True)),
+            dict(zip(acting, trunc, strict=True)),
+        )
         if self.render_mode == "human":
             self.render()
         return obs, rew, term, trunc, {agent: {} for agent in acting}
@@ -110,21 +118,21 @@ class GridParallelEnv(ParallelEnv):
 
     def _observe(self, agents: list[str]) -> dict:
         world, scenario = self.world, self.scenario
-        here = world.cell_index()
-        self._mask = engine.action_mask(scenario, world, here)
-        mask, seen = self._mask[0], views(scenario, world, here)[0]
-        index = self._index
+        self._mask = engine.action_mask(scenario, world)
+        mask, seen = self._mask[0], views(scenario, world)[0]
+        rows = (
+            range(len(agents))
+            if len(agents) == len(self.possible_agents)
+            else [self._index[a] for a in agents]
+        )
         if self.obs_type == "view":
-            return {a: seen[index[a]] for a in agents}
+            return {a: seen[i] for a, i in zip(agents, rows, strict=True)}
         if self.obs_type == "text":
             return {
-                a: {
-                    "text": text_view(scenario, world, seen[index[a]], 0, index[a], mask[index[a]]),
-                    "action_mask": mask[index[a]],
-                }
-                for a in agents
+                a: {"text": text_view(scenario, world, seen[i], 0, i, mask[i]), "action_mask": mask[i]}
+                for a, i in zip(agents, rows, strict=True)
             }
-        return {a: {"view": seen[index[a]], "action_mask": mask[index[a]]} for a in agents}
+        return {a: {"view": seen[i], "action_mask": mask[i]} for a, i in zip(agents, rows, strict=True)}
 
 
 def _as_int(agent: str, action, names: tuple[str, ...]) -> int:

@@ -11,10 +11,9 @@ centred on the agent (north up, it does not turn), with channels:
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
+from worlds import kernels
 from worlds.cells import CHAR_TABLE, NAME_OF
 from worlds.scenario import Scenario
 from worlds.state import State
@@ -33,70 +32,19 @@ def occupancy(state: State) -> np.ndarray:
 
 
 def views(scenario: Scenario, state: State, here: np.ndarray | None = None) -> np.ndarray:
-    """Every agent's egocentric view, uint8[B, N, V, V, 3].
-
-    Each team gets its own packed copy of the grid, a byte per cell holding the cell code (low 3
-    bits) and the occupant's relation to that team (next 2 bits), so all views are one `take` of
-    V*V cells each; per observer there is only SELF to stamp on the centre and the goal marks."""
-    if here is None:
-        here = state.cell_index()
-    B, N = here.shape
+    """Every agent's egocentric view, uint8[B, N, V, V, 3], in one compiled pass over worlds
+    and observers (`worlds.kernels.views`). (`here`, the agents' flat cells, is accepted for
+    callers that have it; the kernel reads `pos`.)"""
+    B, N = state.alive.shape
     V = scenario.view_size
-    size = state.terrain.size + 1  # one spare cell per team copy, where agents out of the game go
-    teams = np.asarray(scenario.teams, dtype=np.int64).tobytes()  # a cheap cache key
-    bits, copies, offsets = _team_tables(teams, V, state.terrain.shape[2], size)
-    packed = np.empty((len(bits), size), dtype=np.uint8)
-    packed[:, :-1] = state.terrain.reshape(-1)
-    stand = np.where(state.alive, here, size - 1)
-    packed.reshape(-1)[stand + copies] |= bits[:, None, :]
-    seen = np.take(packed.reshape(-1), here[..., None] + offsets)  # [B, N, V*V]
-    out = np.zeros((B, N, V * V, VIEW_CHANNELS), dtype=np.uint8)  # zeros: channel 2 is mostly 0
-    out[..., 0] = seen & 7
-    out[..., 1] = seen >> 3
-    # A live observer stands at its own centre and reads as TEAMMATE (2) there; SELF is 1.
-    out[:, :, V * V // 2, 1] -= state.alive
-    _mark_goals(state, out, V)
-    return out.reshape(B, N, V, V, VIEW_CHANNELS)
+    out = np.empty((B, N, V, V, VIEW_CHANNELS), dtype=np.uint8)
+    kernels.views(state.terrain, state.pos, state.alive, state.goal, _teams(scenario), state.pad, out)
+    return out
 
 
-@lru_cache(maxsize=32)
-def _team_tables(teams: bytes, view_size: int, width: int, size: int):
-    """Per team copy t: the packed relation bits of each agent seen by team t, uint8[T, N]; the
-    start of each copy, int[T, 1, 1]; and per observer the flat offsets of its view window into
-    its team's copy, int[N, V*V]. `teams` holds the int64 team of each agent, as bytes."""
-    teams = np.frombuffer(teams, dtype=np.int64)
-    num_teams = int(teams.max()) + 1
-    same = np.arange(num_teams)[:, None] == teams[None, :]
-    bits = (np.where(same, TEAMMATE, RIVAL) << 3).astype(np.uint8)
-    r = view_size // 2
-    span = np.arange(-r, r + 1)
-    window = (span[:, None] * width + span[None, :]).reshape(-1)
-    copies = np.arange(num_teams).reshape(-1, 1, 1) * size
-    return bits, copies, window[None, :] + teams[:, None] * size
-
-
-def _mark_goals(state: State, out: np.ndarray, view_size: int) -> None:
-    """Channel 2: 1 on the own goal in view, else 2 on the edge cell towards it (the compass)."""
-    goal = state.goal
-    if goal[..., 0].max() < 0:
-        return  # nobody has a goal of its own (tag)
-    r = view_size // 2
-    offset = goal - state.pos
-    edge = np.minimum(np.maximum(offset, -r), r)
-    beyond = offset - edge  # nonzero where the goal is out of view
-    mark = (1 + ((beyond[..., 0] | beyond[..., 1]) != 0)) * (state.alive & (goal[..., 0] >= 0))
-    # One flat write into `out` [B, N, V*V, 3]: no reductions or multi-array indexing, both
-    # slow on the short axes here.
-    cell = edge[..., 0] * (view_size * VIEW_CHANNELS) + edge[..., 1] * VIEW_CHANNELS
-    out.reshape(-1)[_goal_channel(*mark.shape, view_size) + cell] = mark
-
-
-@lru_cache(maxsize=32)
-def _goal_channel(worlds: int, agents: int, view_size: int) -> np.ndarray:
-    """Flat index into `out` of channel 2 at each observer's view centre, int[B, N]."""
-    centre = (view_size // 2) * (view_size + 1)
-    agent = np.arange(worlds * agents).reshape(worlds, agents)
-    return (agent * view_size * view_size + centre) * VIEW_CHANNELS + 2
+def _teams(scenario: Scenario) -> np.ndarray:
+    """The scenario's teams as int64 (the kernels' one compiled type; no copy when they are)."""
+    return np.asarray(scenario.teams, dtype=np.int64)
 
 
 def global_state(scenario: Scenario, state: State) -> np.ndarray:

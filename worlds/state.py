@@ -41,8 +41,9 @@ class State:
         return self.terrain.shape[1] - 2 * self.pad, self.terrain.shape[2] - 2 * self.pad
 
     def cell_index(self) -> np.ndarray:
-        """Each agent's cell as a flat index into `terrain.reshape(-1)`, int[B, N]. The hot path
-        works on these: a move or a view window is then one add and one `take`."""
+        """Each agent's cell as a flat index into `terrain.reshape(-1)`, int[B, N]: with these a
+        move or a view window is one add and one `take` in numpy (the engine's compiled kernels
+        read `pos` directly)."""
         b, hp, wp = self.terrain.shape
         return self.pos[..., 0] * wp + self.pos[..., 1] + _row_base(b, hp, wp, self.pad)
 
@@ -55,8 +56,12 @@ class State:
         """The sub-state of some worlds (copies)."""
         idx = np.atleast_1d(np.arange(self.num_worlds)[b])
         return State(
-            self.terrain[idx].copy(), self.pos[idx].copy(), self.alive[idx].copy(),
-            self.goal[idx].copy(), self.t[idx].copy(), self.pad,
+            self.terrain[idx].copy(),
+            self.pos[idx].copy(),
+            self.alive[idx].copy(),
+            self.goal[idx].copy(),
+            self.t[idx].copy(),
+            self.pad,
         )
 
     def put(self, idx: np.ndarray, other: State) -> None:

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worlds.cells import GATE, GOAL, OPEN_GATE, PLATE, WALL
+from worlds import kernels
+from worlds.cells import GATE, GOAL, PLATE, WALL
 from worlds.env import scenario_module
 from worlds.mapgen import open_arena, pick_cells, spawn_agents
 from worlds.maps import MapError
@@ -91,22 +92,15 @@ class Plates(Scenario):
         return Layout(grid.terrain.copy(), pos, np.repeat(goal, self.num_agents, axis=0))
 
     def judge(self, state, actions, events):
-        p = state.pad
-        b = np.arange(state.num_worlds)[:, None]
-        standing = state.terrain[b, state.pos[..., 0] + p, state.pos[..., 1] + p]
-        on_plate = (standing == PLATE) & state.alive
-        plates = (state.terrain == PLATE).sum((1, 2))
-        closed = (state.terrain == GATE).any((1, 2))
-        opened = closed & (on_plate.sum(1) >= plates)
-        if opened.any():
-            gates = state.terrain[opened]
-            gates[gates == GATE] = OPEN_GATE
-            state.terrain[opened] = gates
-        won = ((standing == GOAL) & state.alive).any(1)
-        bonus = 1.0 - 0.9 * (state.t + 1) / self.max_cycles
-        team = self.gate_bonus * opened + won * bonus
+        B, N = state.alive.shape
+        rewards, won_all = np.empty((B, N), dtype=np.float64), np.empty((B, N), dtype=bool)
+        opened, won = np.empty(B, dtype=bool), np.empty(B, dtype=bool)
+        kernels.plates_judge(
+            state.terrain, state.pos, state.alive, state.pad, state.t, self.max_cycles,
+            float(self.gate_bonus), rewards, won_all, opened, won,
+        )  # fmt: skip
         events["gate_opened"], events["won"] = opened, won
-        return np.repeat(team[:, None], state.num_agents, 1), np.repeat(won[:, None], state.num_agents, 1)
+        return rewards, won_all
 
     def goal_words(self, agent: int) -> str:
         return (

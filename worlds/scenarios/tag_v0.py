@@ -38,6 +38,7 @@ from functools import cached_property
 
 import numpy as np
 
+from worlds import kernels
 from worlds.env import scenario_module
 from worlds.mapgen import LAYOUTS, check_layout_size, draw_cells, free_cells, spawn_agents
 from worlds.scenario import Layout, Scenario
@@ -92,28 +93,17 @@ class Tag(Scenario):
         return (state.alive & self.hunter)[..., None]
 
     def interact(self, state, actions):
-        h, width = self.num_hunters, state.terrain.shape[2]  # hunters come first
-        # Agent-major [N, B] flat cells: each comparison below runs over all worlds at once.
-        here = state.cell_index().T.copy()
-        tagging = ((actions[:, :h] == TAG) & state.alive[:, :h]).T  # [H, B]
-        # A runner is next to a hunter when their flat cells are 1 or `width` apart (the VOID
-        # margin round the map means no row wraps round into a false neighbour).
-        gap = np.abs(here[h:, None, :] - here[None, :h, :])  # [R, H, B]
-        reach = ((gap == 1) | (gap == width)) & tagging
-        caught = np.zeros_like(state.alive)
-        caught[:, h:] = reach.any(1).T & state.alive[:, h:]
-        state.alive &= ~caught  # caught runners neither move nor block
-        return {"caught": caught}
+        caught = np.empty(state.alive.shape, dtype=bool)
+        actions = np.asarray(actions, dtype=np.int64)
+        kernels.tag_catches(state.pos, state.alive, actions, self.num_hunters, TAG, caught)
+        return {"caught": caught}  # caught runners left the game: they neither move nor block
 
     def judge(self, state, actions, events):
+        rewards = np.empty(state.alive.shape, dtype=np.float64)
+        terminated = np.empty(state.alive.shape, dtype=bool)
         caught = events["caught"]
-        hunter = self.hunter
-        free = state.alive & ~hunter
-        # Reduced agent-major ([N, B]): numpy reduces a short last axis several times slower.
-        catches = caught.T.copy().sum(0)[:, None]
-        cleared = ~free.T.copy().any(0)[:, None]
-        rewards = np.where(hunter, catches, free / self.max_cycles - caught)
-        return rewards, caught | (cleared & hunter)
+        kernels.tag_judge(caught, state.alive, self.num_hunters, self.max_cycles, rewards, terminated)
+        return rewards, terminated
 
     def goal_words(self, agent: int) -> str:
         if self.teams[agent] == HUNTERS:
