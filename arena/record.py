@@ -154,6 +154,8 @@ def load_record(path: str | Path) -> EpisodeLog:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no record file {path}")
+    if not zipfile.is_zipfile(path):  # a record is an npz (a zip); say so rather than numpy's guess
+        raise ReplayError(f"{path} is not a Grid Arena record (not an npz file)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
