@@ -155,7 +155,9 @@ def load_record(path: str | Path) -> EpisodeLog:
     if not path.exists():
         raise FileNotFoundError(f"no record file {path}")
     if not zipfile.is_zipfile(path):  # a record is an npz (a zip); say so rather than numpy's guess
-        raise ReplayError(f"{path} is not a Grid Arena record (not an npz file)")
+        raise ReplayError(
+            f"{path} is not a readable Grid Arena record (not a whole npz file: cut short, or not a record)"
+        )
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
