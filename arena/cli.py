@@ -8,7 +8,7 @@ from pathlib import Path
 
 import worlds
 from agents.random_agent import RandomAgent
-from arena import bench, replay, watch
+from arena import bench, replay, train, watch
 from arena.episode import play_episode, save_gif, save_png
 
 
@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_parser(sub)
     watch.add_parser(sub)
     replay.add_parser(sub)
+    train.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0

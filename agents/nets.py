@@ -1,0 +1,138 @@
+"""Torch modules the learners share: an encoder of grid views and masked action heads.
+
+A view is uint8[n, H, W, 3] with small integer codes per channel (cell, who stands there,
+goal mark; see `worlds.observe`). The encoder one-hot encodes each channel (14 planes) and runs
+a small conv net (or an MLP) over them; `pool` does the same for maps of any size (the global
+state of a centralized critic) by pooling to a fixed grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from worlds.cells import NUM_CELLS
+from worlds.observe import RIVAL
+
+# Number of codes in each view channel: cell, who (nobody/self/teammate/rival), goal (none/here/compass).
+CODES = (NUM_CELLS, RIVAL + 1, 3)
+PLANES = sum(CODES)
+MASKED = -1e9  # the logit of an illegal action: finite, so entropies stay free of nan
+ENCODERS = ("conv", "deep", "mlp", "pool")
+
+
+def layer_init(layer: nn.Module, gain: float = float(np.sqrt(2)), bias: float = 0.0) -> nn.Module:
+    """Orthogonal weights and constant bias, the usual start for policy-gradient nets."""
+    nn.init.orthogonal_(layer.weight, gain)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+def one_hot(view: torch.Tensor) -> torch.Tensor:
+    """uint8[n, H, W, 3] codes -> float32[n, PLANES, H, W] one-hot planes."""
+    offsets = torch.tensor([0, CODES[0], CODES[0] + CODES[1]], device=view.device)
+    top = torch.tensor([c - 1 for c in CODES], device=view.device)
+    index = torch.minimum(view.long(), top) + offsets
+    planes = torch.zeros((*view.shape[:3], PLANES), device=view.device)
+    planes.scatter_(-1, index, 1.0)
+    return planes.permute(0, 3, 1, 2)
+
+
+class GridEncoder(nn.Module):
+    """Features float32[n, hidden] of uint8[n, H, W, 3] views.
+
+    `conv`: two 3x3 convolutions (valid padding on views of 5 cells or more) and a linear
+    layer; `deep`: three padded 3x3 convolutions that keep the view's size, then a linear
+    layer; `mlp`: two linear layers over the flat one-hot planes; `pool`: padded convolutions
+    then adaptive average pooling to 4x4, for grids whose size is not known in advance."""
+
+    def __init__(self, shape: tuple[int, int], kind: str = "conv", hidden: int = 256, channels: int = 32):
+        super().__init__()
+        if kind not in ENCODERS:
+            raise ValueError(f"encoder must be one of {ENCODERS}, got {kind!r}")
+        h, w = shape
+        self.out_dim = hidden
+        if kind == "mlp":
+            self.body = nn.Sequential(
+                nn.Flatten(),
+                layer_init(nn.Linear(PLANES * h * w, hidden)),
+                nn.ReLU(),
+                layer_init(nn.Linear(hidden, hidden)),
+                nn.ReLU(),
+            )
+            return
+        if kind == "deep":
+            self.body = nn.Sequential(
+                layer_init(nn.Conv2d(PLANES, channels, 3, padding=1)),
+                nn.ReLU(),
+                layer_init(nn.Conv2d(channels, channels, 3, padding=1)),
+                nn.ReLU(),
+                layer_init(nn.Conv2d(channels, channels, 3, padding=1)),
+                nn.ReLU(),
+                nn.Flatten(),
+                layer_init(nn.Linear(channels * h * w, hidden)),
+                nn.ReLU(),
+            )
+            return
+        pad = 1 if kind == "pool" or min(h, w) < 5 else 0
+        convs = [
+            layer_init(nn.Conv2d(PLANES, channels, 3, padding=pad)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(channels, 2 * channels, 3, padding=pad)),
+            nn.ReLU(),
+        ]
+        if kind == "pool":
+            convs.append(nn.AdaptiveAvgPool2d(4))
+            h = w = 4
+        else:
+            h, w = h - 4 * (1 - pad), w - 4 * (1 - pad)
+        self.body = nn.Sequential(
+            *convs, nn.Flatten(), layer_init(nn.Linear(2 * channels * h * w, hidden)), nn.ReLU()
+        )
+
+    def forward(self, view: torch.Tensor) -> torch.Tensor:
+        return self.body(one_hot(view))
+
+
+class PolicyValueNet(nn.Module):
+    """Action logits and a state value from one shared encoder of the view."""
+
+    def __init__(self, shape: tuple[int, int], num_actions: int, kind: str = "conv", hidden: int = 256):
+        super().__init__()
+        self.encoder = GridEncoder(shape, kind, hidden)
+        self.policy = layer_init(nn.Linear(hidden, num_actions), gain=0.01)
+        self.value = layer_init(nn.Linear(hidden, 1), gain=1.0)
+
+    def forward(self, view: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.encoder(view)
+        return self.policy(features), self.value(features).squeeze(-1)
+
+
+class CriticNet(nn.Module):
+    """A centralized critic: the value of a row from the whole map (any size) seen by that row."""
+
+    def __init__(self, hidden: int = 256):
+        super().__init__()
+        self.encoder = GridEncoder((4, 4), "pool", hidden)
+        self.value = layer_init(nn.Linear(hidden, 1), gain=1.0)
+
+    def forward(self, grid: torch.Tensor) -> torch.Tensor:
+        return self.value(self.encoder(grid)).squeeze(-1)
+
+
+class QNet(nn.Module):
+    """Action values of a view."""
+
+    def __init__(self, shape: tuple[int, int], num_actions: int, kind: str = "conv", hidden: int = 256):
+        super().__init__()
+        self.encoder = GridEncoder(shape, kind, hidden)
+        self.q = layer_init(nn.Linear(hidden, num_actions), gain=1.0)
+
+    def forward(self, view: torch.Tensor) -> torch.Tensor:
+        return self.q(self.encoder(view))
+
+
+def masked(values: torch.Tensor, mask: torch.Tensor, fill: float = MASKED) -> torch.Tensor:
+    """`values` with illegal actions (mask False) set to `fill`."""
+    return torch.where(mask, values, torch.full_like(values, fill))
