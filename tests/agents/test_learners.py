@@ -328,7 +328,7 @@ def test_ewc_holds_weights_near_the_last_task(algo):
         anchor = [p.detach().clone() for p in agent.net.parameters()]
         train(agent, plates, 60, num_worlds=4)
         drift[method] = sum(
-            float((p - a).pow(2).sum()) for p, a in zip(agent.net.parameters(), anchor, strict=True)
+            float((p.detach() - a).pow(2).sum()) for p, a in zip(agent.net.parameters(), anchor, strict=True)
         )
     assert drift["ewc"] < 0.5 * drift["none"], drift
 
