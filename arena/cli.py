@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_parser(sub)
     replay.add_parser(sub)
     train.add_parser(sub)
+    __import__("arena.lm").lm.add_parser(sub)  # arena lm train|bench|finetune
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0

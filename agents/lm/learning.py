@@ -1,0 +1,148 @@
+"""What the language-model learners (`lm_ppo`, `lm_q`) share: a seat with its model, tokenizer
+and prompt memory; checkpoints that carry the model's configuration and tokenizer, so the file
+alone rebuilds the learner; and row subsets of `Observations`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
+
+from agents.base import Observations
+from agents.learner import FORMAT, VERSION, digest
+from agents.lm.model import load_model
+from agents.lm.policy import LMController
+
+LM_ALGOS = ("lm_ppo", "lm_q")
+
+
+def seat(scenario, seed: int, device: torch.device, model_name: str, lm=None, tokenizer=None, **options):
+    """The LM controller a learner acts through: a given (model, tokenizer), or `model_name`
+    loaded onto `device`."""
+    if lm is None:
+        lm, tokenizer = load_model(model_name, device)
+    elif tokenizer is None:
+        raise ValueError("a model object needs its tokenizer")
+    return LMController(lm.to(device), tokenizer, scenario, seed=seed, model_name=model_name, **options)
+
+
+def describe(model, tokenizer) -> dict:
+    """JSON-able description that rebuilds the model's architecture and the tokenizer."""
+    specials = {k: getattr(tokenizer, k) for k in ("bos_token", "eos_token", "unk_token", "pad_token")}
+    return {
+        "model_config": json.loads(model.config.to_json_string()),
+        "tokenizer": tokenizer.backend_tokenizer.to_str(),
+        "specials": {k: v for k, v in specials.items() if v is not None},
+    }
+
+
+def rebuild(described: dict):
+    """(model, tokenizer) from `describe`'s output; the weights are loaded afterwards."""
+    from tokenizers import Tokenizer
+
+    config = dict(described["model_config"])
+    config = AutoConfig.for_model(config.pop("model_type"), **config)
+    with torch.random.fork_rng(devices=[]):
+        model = AutoModelForCausalLM.from_config(config)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(described["tokenizer"]), **described["specials"]
+    )
+    return model, tokenizer
+
+
+def read_lm_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
+    """(config, tensors, extras) of an LM learner's checkpoint; a clear ValueError otherwise."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for broken files
+        raise ValueError(f"{path}: not a readable safetensors checkpoint (truncated or corrupt?): {e}") from e
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise ValueError(f"{path}: not a grid-arena checkpoint of version {VERSION}")
+    if meta.get("algo") not in LM_ALGOS:
+        raise ValueError(f"{path}: algorithm {meta.get('algo')!r} is not a language-model learner {LM_ALGOS}")
+    if meta.get("sha256") != digest(tensors):
+        raise ValueError(f"{path}: corrupt checkpoint (its tensors do not match their checksum)")
+    try:
+        return json.loads(meta["config"]), tensors, json.loads(meta["extras"])
+    except (KeyError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: checkpoint metadata is damaged ({e})") from e
+
+
+def load_lm_learner(path: str | Path, device="auto"):
+    """Rebuild an `lm_ppo` or `lm_q` learner from its checkpoint alone, state restored."""
+    from agents.checkpoint import pick_device
+    from worlds.registry import make_scenario
+
+    config, tensors, extras = read_lm_checkpoint(path)
+    device = pick_device(device)
+    try:
+        scenario = make_scenario(config["scenario"]["name"], **config["scenario"]["config"])
+        model, tokenizer = rebuild(config["lm"])
+        if config["algo"] == "lm_ppo":
+            from agents.lm.ppo import LMPPO as cls
+        else:
+            from agents.lm.qhead import LMQ as cls
+        learner = cls(scenario, config["seed"], device, lm=model, tokenizer=tokenizer, **config["hyper"])
+        learner.load_state(tensors, extras)
+    except (ValueError, KeyError, TypeError, RuntimeError) as e:
+        raise ValueError(f"{path}: checkpoint does not rebuild its {config.get('algo')} learner: {e}") from e
+    return learner
+
+
+def check_actions(scorer, obs: Observations) -> None:
+    """The rows' actions must be the learner's first actions, by name (then the learner's
+    action indices mean the same moves in every scenario it sees)."""
+    theirs = tuple(obs.scenario.actions)
+    if scorer.actions[: len(theirs)] != theirs:
+        raise ValueError(
+            f"this LM learner scores the actions {scorer.actions}; {obs.scenario.name} has {theirs} "
+            "(build the learner on the scenario with the most actions)"
+        )
+
+
+def rows(obs: Observations, index: np.ndarray) -> Observations:
+    """The sub-batch of `obs` at rows `index` (same state)."""
+    return Observations(
+        obs.scenario,
+        obs.state,
+        obs.view[index],
+        obs.action_mask[index],
+        obs.world[index],
+        obs.agent[index],
+        None if obs.history is None else [obs.history[k] for k in np.asarray(index).tolist()],
+    )
+
+
+def model_tensors(model: torch.nn.Module, prefix: str = "lm") -> dict[str, torch.Tensor]:
+    """The model's weights (tied weights once: safetensors refuses shared storage)."""
+    out, seen = {}, set()
+    for name, value in model.state_dict().items():
+        key = value.data_ptr()
+        if key in seen:
+            continue
+        seen.add(key)
+        out[f"{prefix}.{name}"] = value
+    return out
+
+
+def load_model_tensors(model: torch.nn.Module, tensors: dict, prefix: str = "lm") -> None:
+    own = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    missing, unexpected = model.load_state_dict(own, strict=False)
+    tied = {k for k in missing if k.endswith("lm_head.weight")} if model.config.tie_word_embeddings else set()
+    if set(missing) - tied or unexpected:
+        raise ValueError(
+            f"model weights do not fit: missing {sorted(set(missing) - tied)}, unexpected {unexpected}"
+        )
+    if tied:
+        model.tie_weights()

@@ -1,0 +1,234 @@
+"""PPO on a language model's own parameters (as GLAM, Carta et al. 2023).
+
+The policy is the LM policy of `agents.lm.policy`: a softmax over the legal actions of each
+action string's log-likelihood after the prompt (divided by `temperature`). The value head is
+a small MLP on the LM's final hidden state at the last prompt token. Every `rollout` steps the
+learner computes GAE(lambda) advantages (the shared `gae` of `agents.policy_gradient`) and runs
+`epochs` passes of minibatches of `minibatch` samples on
+
+    clipped-ratio policy loss + vf_coef * value loss - ent_coef * entropy
+
+updating the whole LM (full fine-tuning, learning rate `lr`) and the head (`value_lr`) with Adam. It follows the Learner
+protocol (`act`, `learn`, `state`, `save`), so a training loop drives it like any learner;
+`agents.lm.learning.load_lm_learner` rebuilds it from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agents.base import Observations, Thinking, Transition
+from agents.learner import Learner, load_optimizer_state, optimizer_state, sample, with_nan
+from agents.lm.learning import check_actions, describe, load_model_tensors, model_tensors, rows, seat
+from agents.nets import masked
+from agents.policy_gradient import gae
+
+
+class ValueHead(torch.nn.Module):
+    def __init__(self, width: int):
+        super().__init__()
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(width, width), torch.nn.Tanh(), torch.nn.Linear(width, 1)
+        )
+        torch.nn.init.zeros_(self.net[2].weight)
+        torch.nn.init.zeros_(self.net[2].bias)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.net(hidden.float()).squeeze(-1)
+
+
+class LMPPO(Learner):
+    name = "lm_ppo"
+    DEFAULTS = {
+        "model": "default",  # the LM to start from: default, smollm2, a folder or cached hub id
+        "lr": 1e-4,  # the LM's weights
+        "value_lr": 3e-3,  # the value head's, fresh where the LM is pretrained
+        "gamma": 0.99,
+        "gae_lambda": 0.95,
+        "rollout": 32,
+        "epochs": 2,
+        "minibatch": 64,
+        "clip": 0.2,
+        "ent_coef": 0.01,
+        "vf_coef": 0.5,
+        "max_grad_norm": 0.5,
+        "normalize_advantages": True,
+        "temperature": 1.0,
+        "normalize": "sum",
+    }
+
+    def __init__(self, scenario, seed: int = 0, device="cpu", lm=None, tokenizer=None, **hyper):
+        """`lm` and `tokenizer`: a model object to start from instead of loading `model`."""
+        super().__init__(scenario, seed, device, **hyper)
+        h = self.hyper
+        if h["rollout"] < 1 or h["epochs"] < 1 or h["minibatch"] < 1:
+            raise ValueError("lm_ppo: rollout, epochs and minibatch must be >= 1")
+        self.seat = seat(
+            scenario, seed, self.device, h["model"], lm, tokenizer,
+            normalize=h["normalize"], temperature=h["temperature"],
+        )  # fmt: skip
+        self.model, self.scorer = self.seat.model, self.seat.scorer
+        self.config["lm"] = describe(self.model, self.seat.tokenizer)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.value = ValueHead(self.model.config.get_text_config().hidden_size).to(self.device)
+        groups = [
+            {"params": list(self.model.parameters()), "lr": h["lr"]},
+            {"params": list(self.value.parameters()), "lr": h["value_lr"]},
+        ]
+        self.optimizer = torch.optim.Adam(groups, eps=1e-5)
+        self.buffer: list[dict] = []
+        self._acted: tuple | None = None
+        self._next: tuple | None = None  # (next_obs, value of the step) of the last learn()
+
+    # -- acting ----------------------------------------------------------------------------------
+    def _evaluate(self, obs: Observations, prompts=None):
+        """(prompts, legal, log-probs over actions, values) of the rows; no gradients."""
+        legal = self.legal(obs)
+        check_actions(self.scorer, obs)
+        prompts = self.seat.prompts(obs) if prompts is None else prompts
+        with torch.no_grad():
+            logp_all, value = self._forward(prompts, torch.as_tensor(legal, device=self.device))
+        return prompts, legal, logp_all, value
+
+    def _forward(self, prompts, legal: torch.Tensor):
+        out = self.scorer.score(prompts, hidden=True)
+        logits = torch.zeros(len(prompts), self.num_actions, device=self.device)
+        logits[:, : out.scores.shape[1]] = out.scores / self.hyper["temperature"]
+        return F.log_softmax(masked(logits, legal), -1), self.value(out.hidden)
+
+    def act(self, obs: Observations, explore: bool = True) -> np.ndarray:
+        prompts, legal, logp_all, value = self._evaluate(obs)
+        probs = np.where(legal, logp_all.exp().cpu().numpy(), 0.0)
+        action = sample(probs, self.rng) if explore else np.where(legal, probs, -1.0).argmax(1)
+        self.seat.remember(obs, action)
+        self._acted = (obs, prompts, legal, logp_all, value)
+        self._thinking = Thinking("probs", with_nan(probs, legal), {"value": value.cpu().numpy()})
+        return action.astype(np.int64)
+
+    # -- experience ------------------------------------------------------------------------------
+    def learn(self, tr: Transition) -> dict[str, float] | None:
+        acted = self._acted
+        if acted is None or acted[0] is not tr.obs:
+            acted = (tr.obs, *self._evaluate(tr.obs))  # act() saw other rows last
+        _, prompts, legal, logp_all, value = acted
+        active = np.asarray(tr.active, bool)
+        term = np.asarray(tr.terminated, bool) & active
+        trunc = np.asarray(tr.truncated, bool) & active
+        boot = torch.zeros(len(active), device=self.device)
+        cut = np.flatnonzero(trunc)
+        if len(cut):  # truncated rows bootstrap from their last observation
+            boot[cut] = self._evaluate(rows(tr.next_obs, cut))[3]
+        self.buffer.append(
+            {
+                "prompts": prompts,
+                "legal": torch.as_tensor(legal, device=self.device),
+                "logp_all": logp_all,
+                "value": value,
+                "action": torch.as_tensor(np.asarray(tr.action, np.int64), device=self.device),
+                "reward": torch.as_tensor(np.asarray(tr.reward, np.float32), device=self.device),
+                "active": torch.as_tensor(active, device=self.device),
+                "term": torch.as_tensor(term, device=self.device),
+                "trunc": torch.as_tensor(trunc, device=self.device),
+                "boot": boot,
+            }
+        )
+        self._next = tr.next_obs
+        self.steps += 1
+        self.samples += int(active.sum())
+        if len(self.buffer) == self.hyper["rollout"]:
+            return self._update()
+        return None
+
+    def end_task(self, task: str) -> None:
+        super().end_task(task)
+        if self.buffer:
+            self._update()
+        self._acted = self._next = None
+
+    # -- updates ---------------------------------------------------------------------------------
+    def _update(self) -> dict[str, float]:
+        h, buf = self.hyper, self.buffer
+        self.buffer = []
+        stack = {k: torch.stack([step[k] for step in buf]) for k in buf[0] if k != "prompts"}
+        last = self._evaluate(self._next)[3]
+        adv = gae(
+            stack["reward"], stack["value"], last, stack["boot"], stack["term"], stack["trunc"],
+            stack["active"], gamma=h["gamma"], lam=h["gae_lambda"],
+        )  # fmt: skip
+        ret = adv + stack["value"]
+        valid = stack["active"].reshape(-1)
+        flat = {k: v.reshape(-1, *v.shape[2:])[valid] for k, v in stack.items()}
+        flat["adv"], flat["ret"] = adv.reshape(-1)[valid], ret.reshape(-1)[valid]
+        index = np.flatnonzero(valid.cpu().numpy())
+        prompts = [p for step in buf for p in step["prompts"]]
+        prompts = [prompts[k] for k in index.tolist()]
+        count = len(prompts)
+        if count == 0:
+            return {}
+        if h["normalize_advantages"] and count > 1:
+            flat["adv"] = (flat["adv"] - flat["adv"].mean()) / (flat["adv"].std() + 1e-8)
+        flat["old_logp"] = flat["logp_all"].gather(1, flat["action"][:, None]).squeeze(1)
+        stats: dict[str, list[float]] = {}
+        self.model.train()
+        for _ in range(h["epochs"]):
+            order = self.rng.permutation(count)
+            for start in range(0, count, h["minibatch"]):
+                pick = order[start : start + h["minibatch"]]
+                mb = {k: v[torch.as_tensor(pick, device=self.device)] for k, v in flat.items()}
+                for key, value in self._step([prompts[k] for k in pick.tolist()], mb).items():
+                    stats.setdefault(key, []).append(value)
+        self.model.eval()
+        self.scorer.clear_cache()  # the weights changed
+        out = {k: float(np.mean(v)) for k, v in stats.items()}
+        var = float(flat["ret"].var()) if count > 1 else 0.0
+        out["explained_variance"] = 1.0 - float((flat["ret"] - flat["value"]).var()) / var if var > 0 else 0.0
+        out["samples"] = float(count)
+        return out
+
+    def _step(self, prompts, mb: dict[str, torch.Tensor]) -> dict[str, float]:
+        h = self.hyper
+        logp_all, value = self._forward(prompts, mb["legal"])
+        logp = logp_all.gather(1, mb["action"][:, None]).squeeze(1)
+        ratio = (logp - mb["old_logp"]).exp()
+        clipped = ratio.clamp(1 - h["clip"], 1 + h["clip"])
+        policy_loss = -torch.minimum(ratio * mb["adv"], clipped * mb["adv"]).mean()
+        entropy = -(logp_all.exp() * logp_all).where(mb["legal"], 0.0).sum(-1).mean()
+        value_loss = 0.5 * ((value - mb["ret"]) ** 2).mean()
+        loss = policy_loss + h["vf_coef"] * value_loss - h["ent_coef"] * entropy
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        torch.nn.utils.clip_grad_norm_(params, h["max_grad_norm"])
+        self.optimizer.step()
+        with torch.no_grad():
+            approx_kl = ((ratio - 1) - (logp - mb["old_logp"])).mean()
+            clip_frac = ((ratio - 1).abs() > h["clip"]).float().mean()
+        return {
+            "loss": loss.item(),
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": entropy.item(),
+            "approx_kl": float(approx_kl),
+            "clip_fraction": float(clip_frac),
+        }
+
+    # -- saving ----------------------------------------------------------------------------------
+    def state(self, buffers: bool = True):
+        """Weights, head and optimizer; a partial rollout is not kept (its prompts are text)."""
+        tensors, extras = super().state(buffers)
+        tensors |= model_tensors(self.model, "lm")
+        tensors |= {f"value.{k}": v for k, v in self.value.state_dict().items()}
+        optim, extras["optimizer"] = optimizer_state(self.optimizer, "optim")
+        return tensors | optim, extras
+
+    def load_state(self, tensors, extras) -> None:
+        super().load_state(tensors, extras)
+        load_model_tensors(self.model, tensors, "lm")
+        self.value.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("value.")})
+        load_optimizer_state(self.optimizer, "optim", tensors, extras["optimizer"])
+        self.model.to(self.device)
+        self.scorer.clear_cache()
+        self.buffer, self._acted, self._next = [], None, None

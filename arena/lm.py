@@ -1,0 +1,521 @@
+"""`arena lm ...`: the language-model agents' commands.
+
+* `arena lm train`: build the default model from a seed (planner-labelled corpus, distillation)
+  and write it, with its tokenizer and a model card, to `assets/lm/default/`.
+* `arena lm bench`: decisions/s of an LM seat at several batch sizes, and zero-shot success of
+  the LM vs random vs the planner in every scenario (`python -m benchmarks.lm` is the same).
+  Figures only, never asserts.
+* `arena lm finetune`: PPO or Q-learning on the LM in one scenario, success before and after,
+  the learner saved as a checkpoint.
+* `arena lm continual`: one LM learner through a sequence of tasks, with the success matrix and
+  the forgetting metrics of `arena.curriculum` (ACC, BWT, FWT, forgetting).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agents.base import Observations, Transition
+from worlds.batch import BatchEnv
+from worlds.scenario import Scenario
+
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "lm" / "default"
+BATCHES = (1, 16, 64, 256)
+LOGGED = ("loss", "entropy", "approx_kl", "clip_fraction", "explained_variance", "q", "epsilon")
+
+
+# -- playing ----------------------------------------------------------------------------------
+def play(scenario: Scenario, seats: list[tuple[list[int], object]], episodes: int, seed: int) -> dict:
+    """One episode in each of `episodes` worlds (world b seeded `seed + b`), each seat's
+    controller acting for its agents while they are in the game. Returns success rate, mean
+    return of the first seat's agents, mean length."""
+    env = BatchEnv(scenario, episodes, seed)
+    raw = env.reset()
+    recording = np.ones(episodes, dtype=bool)
+    success = np.zeros(episodes, dtype=bool)
+    returns = np.zeros(episodes)
+    length = np.zeros(episodes)
+    while recording.any():
+        actions = np.zeros((episodes, scenario.num_agents), dtype=np.int64)
+        for agents, controller in seats:
+            obs = Observations.of_batch(scenario, env.world, raw, agents)
+            live = np.flatnonzero(env.world.alive[obs.world, obs.agent] & recording[obs.world])
+            if len(live):
+                sub = _rows(obs, live)
+                actions[sub.world, sub.agent] = controller.act(sub)
+        raw, rewards, _, _, info = env.step(actions)
+        returns += np.where(recording, rewards[:, seats[0][0]].mean(1), 0.0)
+        done = np.flatnonzero(info["done"] & recording)
+        if len(done):
+            at = np.searchsorted(np.flatnonzero(info["done"]), done)
+            success[done], length[done] = info["success"][at], info["episode_length"][at]
+            recording[done] = False
+    return {"success": float(success.mean()), "return": float(returns.mean()), "length": float(length.mean())}
+
+
+def _rows(obs: Observations, index: np.ndarray) -> Observations:
+    return Observations(
+        obs.scenario, obs.state, obs.view[index], obs.action_mask[index], obs.world[index], obs.agent[index]
+    )
+
+
+def evaluated_seats(scenario: Scenario, controller, opponent) -> list[tuple[list[int], object]]:
+    """The evaluated controller plays team 0 (all agents, or tag's hunters); `opponent` any
+    other team."""
+    teams = np.asarray(scenario.teams)
+    seats = [(np.flatnonzero(teams == 0).tolist(), controller)]
+    if teams.max() > 0:
+        seats.append((np.flatnonzero(teams != 0).tolist(), opponent))
+    return seats
+
+
+def drive(learner, scenario: Scenario, num_worlds: int, steps: int, seed: int, log=None) -> list[dict]:
+    """Train `learner` (all agents of team 0; other teams by the planner) for `steps` batch
+    steps; returns the metrics of each update, with the recent success rate."""
+    from agents.planners import make_planner
+
+    env = BatchEnv(scenario, num_worlds, seed)
+    teams = np.asarray(scenario.teams)
+    mine = np.flatnonzero(teams == 0)
+    others = np.flatnonzero(teams != 0)
+    opponent = make_planner(scenario, seed) if len(others) else None
+    raw = env.reset()
+    recent: list[bool] = []
+    history = []
+    for step in range(steps):
+        obs = Observations.of_batch(scenario, env.world, raw, mine)
+        actions = np.zeros((num_worlds, scenario.num_agents), dtype=np.int64)
+        actions[:, mine] = learner.act(obs).reshape(num_worlds, len(mine))
+        if opponent is not None:
+            actions[:, others] = opponent.act(
+                Observations.of_batch(scenario, env.world, raw, others)
+            ).reshape(num_worlds, len(others))
+        new, rewards, term, trunc, info = env.step(actions)
+        last = new
+        if info["done"].any():  # the last observation of finished worlds, for bootstrapping
+            last = {k: v.copy() for k, v in new.items()}
+            idx = np.flatnonzero(info["done"])
+            for key in last:
+                last[key][idx] = info["final_obs"][key]
+            recent = (recent + info["success"].tolist())[-200:]
+        next_obs = Observations.of_batch(scenario, env.world, last, mine)
+        metrics = learner.learn(
+            Transition(
+                obs, actions[:, mine].reshape(-1), rewards[:, mine].reshape(-1),
+                term[:, mine].reshape(-1), trunc[:, mine].reshape(-1), next_obs,
+                info["active"][:, mine].reshape(-1),
+            )
+        )  # fmt: skip
+        raw = new
+        if metrics:
+            metrics = metrics | {
+                "step": step + 1,
+                "recent_success": float(np.mean(recent)) if recent else 0.0,
+            }
+            history.append(metrics)
+            if log:
+                log(
+                    f"step {step + 1}: recent success {metrics['recent_success']:.2f} "
+                    + " ".join(f"{k} {v:.3g}" for k, v in metrics.items() if k in LOGGED)
+                )
+    return history
+
+
+# -- writing the model -------------------------------------------------------------------------
+def write_model_dir(model, tokenizer, report: dict, out: Path) -> Path:
+    """Save a model folder (transformers format + model card + training.json) in one move: it
+    is written beside `out` and renamed into place, so `out` is never half written."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "training.json").write_text(json.dumps(report, indent=2) + "\n")
+        (tmp / "README.md").write_text(model_card(report, tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700 and safetensors files 0600: normal ones
+        for f in tmp.iterdir():
+            f.chmod(0o666 & ~umask)
+        old = out.with_name(f".{out.name}.old")
+        if out.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def model_card(report: dict, folder: Path) -> str:
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    acc, untrained, chance = (
+        report["heldout_accuracy"],
+        report["heldout_accuracy_untrained"],
+        report["chance_accuracy"],
+    )
+    rows = "\n".join(
+        f"| {s} | {report['per_source'].get(s, 0)} | {acc[s]:.3f} | {chance[s]:.3f} | {untrained[s]:.3f} |"
+        for s in acc
+        if s != "all"
+    )
+    recipe = "\n".join(
+        f"  - {line['label']}: `{line['scenario']}` {json.dumps(line['config'])}, {line['episodes']} episodes"
+        for line in report["recipe"]
+    )
+    return f"""# Grid Arena default language model
+
+A tiny Llama-architecture causal LM ({report["parameters"]:,} parameters, {size / 1e6:.2f} MB on disk
+with its tokenizer) that reads Grid Arena's text view and names an action. Built by
+`arena lm train --seed {report["seed"]} --threads {report["torch_threads"]}`
+in {report.get("seconds", 0):.0f} s (knowledge distillation from the scripted planners); the same
+seed and thread count rebuild the same weights.
+
+- Tokenizer: word level, {report["vocabulary"]} tokens, covering every word of the text view
+  (`agents/lm/tokenizer.py`); one token per map cell; numbers digit by digit.
+- Prompt format: `grid-arena-prompt-v1` (`agents/lm/prompt.py`); actions are scored as the
+  continuation " <action>" after the cue `Action:`.
+- Data: {report["examples"]["train"]:,} (prompt, planner action) pairs from seeded episodes, the
+  executed action being the planner's or, with probability {report["epsilon"]}, a random legal
+  one (labels stay the planner's); {report["examples"]["heldout"]:,} held-out pairs from episodes
+  seeded {report["seed"] + 7_000_000:,} onwards. Recipe:
+{recipe}
+- Training: {report["epochs"]} epochs, batch {report["batch_size"]}, AdamW lr {report["lr"]}
+  (warm-up, cosine), loss = cross-entropy of the action token over the whole vocabulary.
+  Epoch losses: {", ".join(f"{x:.3f}" for x in report["losses"])}.
+
+## Held-out action accuracy
+
+Share of held-out states where the model's most likely legal action is the planner's action.
+The planner reads the whole map; the model sees only its view and the goal's direction, so
+100% is out of reach where the view does not show the way.
+
+| source | training examples | accuracy | random legal action | untrained model |
+|---|---|---|---|---|
+{rows}
+| **all** | {report["examples"]["train"]} | **{acc["all"]:.3f}** | {chance["all"]:.3f} | \
+{untrained["all"]:.3f} |
+
+Training-set accuracy (every 4th example): {report["train_accuracy"]["all"]:.3f}.
+"""
+
+
+# -- commands ---------------------------------------------------------------------------------
+def add_parser(sub) -> None:
+    lm = sub.add_parser("lm", help="language-model agents: train the default model, benchmark, fine-tune")
+    cmds = lm.add_subparsers(dest="lm_command", required=True)
+
+    train = cmds.add_parser("train", help="build the default model by distillation from the planners")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", default=str(DEFAULT_OUT), help=f"model folder (default {DEFAULT_OUT})")
+    train.add_argument("--scale", type=float, default=1.0, help="episodes per recipe line, scaled")
+    train.add_argument("--epochs", type=int, default=3)
+    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    train.set_defaults(func=train_command)
+
+    bench = cmds.add_parser("bench", help="decisions/s and zero-shot success of an LM seat")
+    bench.add_argument("--model", default="default", help="default, smollm2, a folder or cached hub id")
+    bench.add_argument("--batches", default=",".join(map(str, BATCHES)), help="batch sizes, comma-separated")
+    bench.add_argument("--seconds", type=float, default=2.0, help="time per batch size")
+    bench.add_argument("--episodes", type=int, default=50, help="episodes per scenario for success")
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--threads", type=int, default=None)
+    bench.add_argument("--no-success", action="store_true", help="speed only")
+    bench.set_defaults(func=bench_command)
+
+    tune = cmds.add_parser("finetune", help="PPO or Q-learning on the LM; success before and after")
+    tune.add_argument("scenario", nargs="?", default="maze_v0")
+    tune.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="scenario config")
+    tune.add_argument("--algo", choices=("ppo", "q"), default="ppo")
+    tune.add_argument("--model", default="default")
+    tune.add_argument("--hyper", nargs="*", default=[], metavar="KEY=VALUE", help="learner hyper-parameters")
+    tune.add_argument("--steps", type=int, default=320, help="batch steps of training")
+    tune.add_argument("--worlds", type=int, default=16)
+    tune.add_argument("--episodes", type=int, default=100, help="evaluation episodes before and after")
+    tune.add_argument("--seed", type=int, default=0)
+    tune.add_argument("--device", default="auto")
+    tune.add_argument("--threads", type=int, default=None)
+    tune.add_argument("--out", default=None, help="checkpoint file (.safetensors) to write")
+    tune.set_defaults(func=finetune_command)
+
+    cont = cmds.add_parser("continual", help="an LM learner through a sequence of tasks; forgetting")
+    cont.add_argument("--tasks", default="maze_v0:style=open:size=7,maze_v0:style=rooms,plates_v0")
+    cont.add_argument("--algo", choices=("ppo", "q"), default="ppo")
+    cont.add_argument("--model", default="default")
+    cont.add_argument("--hyper", nargs="*", default=[], metavar="KEY=VALUE")
+    cont.add_argument("--steps-per-task", type=int, default=160)
+    cont.add_argument("--worlds", type=int, default=16)
+    cont.add_argument("--episodes", type=int, default=32, help="evaluation episodes per task")
+    cont.add_argument("--eval-greedy", action="store_true", help="evaluate the argmax policy")
+    cont.add_argument("--seed", type=int, default=0)
+    cont.add_argument("--device", default="auto")
+    cont.add_argument("--threads", type=int, default=None)
+    cont.set_defaults(func=continual_command)
+
+
+def _threads(n: int | None) -> None:
+    if n is not None:
+        import torch
+
+        if n < 1:
+            raise ValueError(f"--threads must be >= 1, got {n}")
+        torch.set_num_threads(n)
+
+
+def train_command(args) -> int:
+    from agents.lm.distill import distill_default
+
+    _threads(args.threads)
+    if args.scale <= 0 or args.epochs < 1:
+        raise ValueError("--scale must be > 0 and --epochs >= 1")
+    start = time.perf_counter()
+    model, tokenizer, report = distill_default(
+        seed=args.seed, scale=args.scale, epochs=args.epochs, log=print
+    )
+    report["seconds"] = round(time.perf_counter() - start, 1)
+    out = write_model_dir(model, tokenizer, report, Path(args.out))
+    acc = report["heldout_accuracy"]
+    print(f"held-out action accuracy {acc['all']:.3f} (random legal {report['chance_accuracy']['all']:.3f}): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in acc.items() if k != "all"))  # fmt: skip
+    print(f"wrote {out} ({report['parameters']:,} parameters) in {report['seconds']:.0f} s")
+    return 0
+
+
+def bench_command(args) -> int:
+    _threads(args.threads)
+    batches = [int(b) for b in args.batches.split(",") if b]
+    if not batches or min(batches) < 1:
+        raise ValueError(f"--batches must be positive integers, got {args.batches!r}")
+    run(args.model, batches, args.seconds, 0 if args.no_success else args.episodes, args.seed)
+    return 0
+
+
+def finetune_command(args) -> int:
+    from agents.checkpoint import pick_device
+    from arena.train import parse_pairs
+    from worlds.registry import make_scenario
+
+    _threads(args.threads)
+    scenario = make_scenario(args.scenario, **parse_pairs(args.set, "--set"))
+    hyper = parse_pairs(args.hyper, "--hyper") | {"model": args.model}
+    device = pick_device(args.device)
+    if args.algo == "ppo":
+        from agents.lm.ppo import LMPPO as cls
+    else:
+        from agents.lm.qhead import LMQ as cls
+    learner = cls(scenario, args.seed, device, **hyper)
+    opponent = _planner(scenario, args.seed)
+    eval_seed = args.seed + 1_000_000
+
+    def evaluate(when: str) -> dict:
+        out = {}
+        for how, player in (("sampled", _Sampled(learner)), ("greedy", _Greedy(learner))):
+            seats = evaluated_seats(scenario, player, opponent)
+            out[how] = result = play(scenario, seats, args.episodes, eval_seed)
+            print(
+                f"{when} ({how}): success {result['success']:.3f}, return {result['return']:.3f}, "
+                f"length {result['length']:.1f}"
+            )
+        return out
+
+    before = evaluate("before")
+    start = time.perf_counter()
+    drive(learner, scenario, args.worlds, args.steps, args.seed, log=print)
+    print(f"trained {args.steps} steps x {args.worlds} worlds in {time.perf_counter() - start:.0f} s")
+    after = evaluate("after")
+    if args.out:
+        print(f"wrote {learner.save(args.out)}")
+    print(json.dumps({"before": before, "after": after}))
+    return 0
+
+
+def continual_command(args) -> int:
+    from agents.checkpoint import pick_device
+    from arena.curriculum import parse_curriculum, transfer_metrics
+    from arena.train import parse_pairs
+
+    _threads(args.threads)
+    tasks = parse_curriculum(args.tasks)
+    hyper = parse_pairs(args.hyper, "--hyper") | {"model": args.model}
+    if args.algo == "ppo":
+        from agents.lm.ppo import LMPPO as cls
+    else:
+        from agents.lm.qhead import LMQ as cls
+    widest = max(tasks, key=lambda t: len(t.scenario.actions)).scenario  # it names every action
+    learner = cls(widest, args.seed, pick_device(args.device), **hyper)
+    player = _Greedy(learner) if args.eval_greedy else _Sampled(learner)
+
+    def row() -> list[float]:
+        out = []
+        for task in tasks:
+            seats = evaluated_seats(task.scenario, player, _planner(task.scenario, args.seed))
+            out.append(play(task.scenario, seats, args.episodes, args.seed + 1_000_000)["success"])
+        return out
+
+    baseline = row()
+    print("untrained: " + ", ".join(f"{t.label} {v:.2f}" for t, v in zip(tasks, baseline, strict=True)))
+    R = []
+    for task in tasks:
+        start = time.perf_counter()
+        drive(learner, task.scenario, args.worlds, args.steps_per_task, args.seed)
+        learner.end_task(task.label)
+        R.append(row())
+        print(
+            f"after {task.label} ({time.perf_counter() - start:.0f} s): "
+            + ", ".join(f"{t.label} {v:.2f}" for t, v in zip(tasks, R[-1], strict=True))
+        )
+    metrics = transfer_metrics(R, baseline)
+    print(
+        " ".join(f"{k.upper()} {v:+.3f}" if v is not None else f"{k.upper()} -" for k, v in metrics.items())
+    )
+    print(json.dumps({"tasks": [t.label for t in tasks], "baseline": baseline, "R": R, **metrics}))
+    return 0
+
+
+class _Greedy:
+    """A learner acting without exploration (for evaluation)."""
+
+    def __init__(self, learner):
+        self.learner = learner
+
+    def act(self, obs):
+        return self.learner.act(obs, explore=False)
+
+
+class _Sampled(_Greedy):
+    """A learner acting with its own exploration (sampling, epsilon)."""
+
+    def act(self, obs):
+        return self.learner.act(obs, explore=True)
+
+
+def _planner(scenario: Scenario, seed: int):
+    from agents.planners import make_planner
+
+    return make_planner(scenario, seed)
+
+
+# -- the benchmark ----------------------------------------------------------------------------
+SUCCESS_SCENARIOS = (("maze_v0", {}), ("maze_v0", {"style": "rooms"}), ("plates_v0", {}), ("tag_v0", {}))
+
+
+def run(model: str, batches, seconds: float, episodes: int, seed: int = 0) -> dict:
+    """Print (and return) decisions/s per batch size and, with `episodes`, success per scenario."""
+    import platform
+
+    import torch
+
+    from agents.checkpoint import pick_device
+    from agents.lm.model import load_model, parameter_count
+    from worlds.registry import make_scenario
+
+    device = pick_device("auto")
+    start = time.perf_counter()
+    lm, tokenizer = load_model(model, device)
+    print(
+        f"model {model}: {parameter_count(lm):,} parameters, loaded in {time.perf_counter() - start:.1f} s; "
+        f"{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{platform.processor() or platform.machine()}"
+    )
+    out = {"speed": speed(lm, tokenizer, make_scenario("maze_v0"), batches, seconds, seed, model)}
+    if episodes:
+        out["success"] = success(lm, tokenizer, episodes, seed, model)
+    return out
+
+
+def speed(
+    lm, tokenizer, scenario: Scenario, batches, seconds: float, seed: int, name: str = "lm"
+) -> list[dict]:
+    """Decisions/s of `LMController.act` (text views, prompts, scoring, sampling) on B maze
+    worlds, 1 agent each: B decisions a call, 5 candidate actions each."""
+    from agents.lm.policy import LMController
+
+    print(f"\ndecisions/s, {scenario.name} (1 agent, {len(scenario.actions)} candidate actions), sampled")
+    print(f"{'batch':>6} | {'decisions/s':>11} | {'ms/call':>8} | {'in the model':>12} | prompt tokens")
+    rows = []
+    for B in batches:
+        controller = LMController(lm, tokenizer, scenario, seed=seed, model_name=name)
+        model_time = _timed(controller.scorer)
+        env = BatchEnv(scenario, B, seed)
+        raw = env.reset()
+        obs = Observations.of_batch(scenario, env.world, raw, [0])
+        tokens = np.mean([len(controller.scorer.encode([p.text])[0]) for p in controller.prompts(obs)])
+        env.step(controller.act(obs).reshape(B, 1))  # warm-up (and the prefix cache)
+        calls, spent, model_time[0] = 0, 0.0, 0.0
+        while spent < seconds or calls < 2:
+            obs = Observations.of_batch(scenario, env.world, raw, [0])
+            t = time.perf_counter()
+            actions = controller.act(obs)
+            spent += time.perf_counter() - t
+            calls += 1
+            raw, *_ = env.step(actions.reshape(B, 1))
+        row = {"batch": B, "decisions_per_s": B * calls / spent, "ms_per_call": 1000 * spent / calls,
+               "model_share": model_time[0] / spent, "prompt_tokens": float(tokens)}  # fmt: skip
+        rows.append(row)
+        print(f"{B:>6} | {row['decisions_per_s']:>11,.0f} | {row['ms_per_call']:>8.1f} | "
+              f"{row['model_share']:>11.0%} | {tokens:.0f}", flush=True)  # fmt: skip
+    return rows
+
+
+def _timed(scorer) -> list[float]:
+    """Wrap `scorer.score` to add its time into the returned one-element list."""
+    total = [0.0]
+    score = scorer.score
+
+    def timed(*args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return score(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - t
+
+    scorer.score = timed
+    return total
+
+
+def success(lm, tokenizer, episodes: int, seed: int, name: str = "lm") -> list[dict]:
+    """Zero-shot success per scenario of the LM (sampled and greedy) vs random vs planner, on
+    the same seeded episodes. In tag_v0 the contestant plays the hunters against planner
+    runners (success: every runner caught)."""
+    from agents.lm.policy import LMController
+    from agents.planners import make_planner
+    from agents.random_agent import RandomAgent
+    from worlds.registry import make_scenario
+
+    print(
+        f"\nzero-shot success, {episodes} episodes each "
+        f"(seeds {seed + 2_000_000}...; the same for every contestant)"
+    )
+    print(
+        f"{'scenario':<28} | {'contestant':<14} | {'success':>7} | {'return':>7} | {'length':>6} | {'s':>5}"
+    )
+    rows = []
+    for scenario_name, config in SUCCESS_SCENARIOS:
+        scenario = make_scenario(scenario_name, **config)
+        label = scenario_name + (" " + " ".join(f"{k}={v}" for k, v in config.items()) if config else "")
+        contestants = {
+            f"{name}": LMController(lm, tokenizer, scenario, seed=seed, model_name=name),
+            f"{name} greedy": LMController(lm, tokenizer, scenario, seed=seed, greedy=True, model_name=name),
+            "random": RandomAgent(seed),
+            "planner": make_planner(scenario, seed),
+        }
+        for who, controller in contestants.items():
+            t = time.perf_counter()
+            opponent = make_planner(scenario, seed)
+            result = play(
+                scenario, evaluated_seats(scenario, controller, opponent), episodes, seed + 2_000_000
+            )
+            result |= {"scenario": label, "contestant": who, "seconds": time.perf_counter() - t}
+            rows.append(result)
+            print(f"{label:<28} | {who:<14} | {result['success']:>7.2f} | {result['return']:>7.3f} | "
+                  f"{result['length']:>6.1f} | {result['seconds']:>5.1f}", flush=True)  # fmt: skip
+    return rows

@@ -1,0 +1,104 @@
+"""PPO on the language model: it learns a small maze from reward, and saves/loads itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import worlds
+from agents.base import Observations
+from agents.lm.learning import load_lm_learner
+from agents.lm.model import build_model
+from agents.lm.ppo import LMPPO
+from agents.lm.tokenizer import build_tokenizer
+from arena.lm import drive, play
+
+# A small maze with a turn: east, east, then south, south to the goal.
+ELL = "#####\n#0..#\n###.#\n###G#\n#####\n"
+TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return build_tokenizer()
+
+
+@pytest.fixture()
+def ell(tmp_path):
+    path = tmp_path / "ell.txt"
+    path.write_text(ELL)
+    return worlds.make_scenario("maze_v0", map=str(path), max_cycles=16, view_size=5)
+
+
+def learner(scenario, tokenizer, seed=0, **hyper):
+    lm = build_model(tokenizer, seed=seed, **TINY)
+    base = {"model": "tiny", "lr": 3e-3, "rollout": 8, "epochs": 4, "minibatch": 64, "ent_coef": 0.0}
+    return LMPPO(scenario, seed, "cpu", lm=lm, tokenizer=tokenizer, **(base | hyper))
+
+
+@pytest.mark.slow
+def test_ppo_on_the_lm_raises_success_on_a_small_maze(tokenizer, ell):
+    torch.manual_seed(0)
+    agent = learner(ell, tokenizer)
+    before = play(ell, [([0], agent)], episodes=48, seed=100)
+    history = drive(agent, ell, num_worlds=8, steps=8 * 10, seed=0)
+    after = play(ell, [([0], agent)], episodes=48, seed=100)
+    assert len(history) == 10 and all(np.isfinite(h["loss"]) for h in history)
+    assert history[-1]["entropy"] < history[0]["entropy"]
+    assert after["success"] >= 0.9 and after["success"] > before["success"] + 0.25, (before, after)
+    assert after["length"] < before["length"]
+
+
+def test_update_runs_on_schedule_and_changes_the_whole_lm(tokenizer, ell):
+    agent = learner(ell, tokenizer, rollout=4, epochs=1, ent_coef=0.01)  # a gradient even without reward
+    start = {k: v.clone() for k, v in agent.model.state_dict().items()}
+    history = drive(agent, ell, num_worlds=4, steps=8, seed=1)
+    assert [h["step"] for h in history] == [4, 8]
+    for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clip_fraction", "explained_variance"):
+        assert np.isfinite(history[-1][key]), key
+    changed = [k for k, v in agent.model.state_dict().items() if not torch.equal(v, start[k])]
+    assert len(changed) == len(start)  # full fine-tuning: every tensor moved
+    think = agent.thinking()
+    assert think.kind == "probs" and "value" in think.extras
+
+
+def test_checkpoint_rebuilds_the_learner_alone(tokenizer, ell, tmp_path):
+    agent = learner(ell, tokenizer, rollout=4, epochs=1)
+    drive(agent, ell, num_worlds=4, steps=4, seed=2)
+    path = agent.save(tmp_path / "lm_ppo.safetensors")
+    loaded = load_lm_learner(path, device="cpu")
+    assert loaded.name == "lm_ppo" and loaded.hyper == agent.hyper
+    env = worlds.BatchEnv(ell, 3, seed=7)
+    raw = env.reset()
+    obs = Observations.of_batch(ell, env.world, raw, [0])
+    a, b = agent._evaluate(obs), loaded._evaluate(obs)
+    torch.testing.assert_close(a[2], b[2])  # same policy
+    torch.testing.assert_close(a[3], b[3])  # same values
+    assert loaded.optimizer.state_dict()["state"].keys() == agent.optimizer.state_dict()["state"].keys()
+    # damaged files fail with the file's name
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(ValueError, match="broken.safetensors"):
+        load_lm_learner(broken)
+    with pytest.raises(ValueError, match="no such checkpoint"):
+        load_lm_learner(tmp_path / "missing.safetensors")
+
+
+def test_bad_hyper_parameters_fail_clearly(tokenizer, ell):
+    with pytest.raises(ValueError, match="unknown hyper-parameters"):
+        learner(ell, tokenizer, learning_rate=1.0)
+    with pytest.raises(ValueError, match="rollout"):
+        learner(ell, tokenizer, rollout=0)
+
+
+def test_learner_refuses_rows_whose_actions_it_cannot_name(tokenizer, ell):
+    tag = worlds.make_scenario("tag_v0", view_size=5)
+    env = worlds.BatchEnv(tag, 1, seed=0)
+    raw = env.reset()
+    obs = Observations.of_batch(tag, env.world, raw, [0, 1])
+    with pytest.raises(ValueError, match="has 5 actions"):  # the learner's own check
+        learner(ell, tokenizer).act(obs)
+    wide = learner(ell, tokenizer, num_actions=6)  # room for 6, but it can only name maze's 5
+    with pytest.raises(ValueError, match="build the learner on the scenario with the most actions"):
+        wide.act(obs)
