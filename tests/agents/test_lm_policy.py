@@ -37,7 +37,7 @@ def batch_obs(name: str, num_worlds: int, seed: int = 0, steps: int = 0, **confi
 
 @pytest.mark.parametrize("greedy", [False, True])
 def test_never_illegal_and_probabilities_follow_the_mask(tokenizer, model, greedy):
-    scenario, _, obs = batch_obs("tag_v0", 8, steps=3)
+    scenario, _, obs = batch_obs("tag_v0", 4, steps=3)
     controller = LMController(model, tokenizer, scenario, seed=0, greedy=greedy, temperature=5.0)
     legal = obs.action_mask.astype(bool)
     for _ in range(5):

@@ -43,7 +43,7 @@ def tag_prompts(worlds_count: int = 2, steps: int = 4):
     rng = np.random.default_rng(0)
     for _ in range(steps):
         obs, *_ = env.step((obs["action_mask"] + rng.random(obs["action_mask"].shape)).argmax(-1))
-    texts = [t for row in obs["text"] for t in row]
+    texts = [t for row in obs["text"] for t in row][:6]  # both teams' prefixes, varied bodies
     return [build_prompt(t, ["west", "east", "tag"][: k % 4]) for k, t in enumerate(texts)]
 
 
@@ -108,10 +108,10 @@ def test_scores_of_rows_do_not_depend_on_their_batch(tokenizer, llama):
 
 
 def test_controller_scores_equal_naive_on_batch_rows(tokenizer, llama):
-    scenario = worlds.make_scenario("maze_v0", num_agents=3)
-    env = worlds.make_batch("maze_v0", num_worlds=4, seed=1, num_agents=3)
+    scenario = worlds.make_scenario("maze_v0", num_agents=2)
+    env = worlds.make_batch("maze_v0", num_worlds=2, seed=1, num_agents=2)
     raw = env.reset()
-    obs = Observations.of_batch(scenario, env.world, raw, [0, 1, 2])
+    obs = Observations.of_batch(scenario, env.world, raw, [0, 1])
     controller = LMController(llama, tokenizer, scenario, seed=0)
     probs, scores = controller.probs(obs)
     naive = controller.scorer.score_naive(controller.prompts(obs)).numpy()
