@@ -8,9 +8,9 @@ learner computes GAE(lambda) advantages (the shared `gae` of `agents.policy_grad
 
     clipped-ratio policy loss + vf_coef * value loss - ent_coef * entropy
 
-updating the whole LM (full fine-tuning, learning rate `lr`) and the head (`value_lr`) with Adam.
-It follows the Learner protocol (`act`, `learn`, `state`, `save`), so a training loop drives it like any learner;
-`agents.lm.learning.load_lm_learner` rebuilds it from its checkpoint.
+updating the whole LM (full fine-tuning, learning rate `lr`) and the head (`value_lr`) with
+Adam. It follows the Learner protocol (`act`, `learn`, `state`, `save`), so a training loop
+drives it like any learner; `agents.lm.learning.load_lm_learner` rebuilds it from its file.
 """
 
 from __future__ import annotations
