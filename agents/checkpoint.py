@@ -19,6 +19,7 @@ from agents.learner import FORMAT, VERSION, Learner, digest
 from worlds.scenario import Scenario
 
 ALGOS = ("tabular_q", "dqn", "reinforce", "a2c", "ppo")
+LM_ALGOS = ("lm_ppo", "lm_q")  # language-model learners, in agents/lm
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -56,8 +57,11 @@ def make_learner(
     raise ValueError(f"unknown algorithm {algo!r}; known: {', '.join(ALGOS)}")
 
 
-def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
-    """(config, tensors, extras) of a checkpoint file, checked; ValueError otherwise."""
+def read_checkpoint(
+    path: str | Path, algos: tuple[str, ...] = ALGOS
+) -> tuple[dict, dict[str, torch.Tensor], dict]:
+    """(config, tensors, extras) of a checkpoint file of one of `algos`, checked; ValueError
+    otherwise."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -79,8 +83,8 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor], di
         config, extras = json.loads(meta["config"]), json.loads(meta["extras"])
     except (KeyError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: checkpoint metadata is damaged ({e})") from e
-    if config.get("algo") != meta.get("algo") or config.get("algo") not in ALGOS:
-        raise ValueError(f"{path}: unknown algorithm {meta.get('algo')!r} (known: {', '.join(ALGOS)})")
+    if config.get("algo") != meta.get("algo") or config.get("algo") not in algos:
+        raise ValueError(f"{path}: unknown algorithm {meta.get('algo')!r} (known: {', '.join(algos)})")
     return config, tensors, extras
 
 
@@ -114,7 +118,11 @@ def load_controller(
 ) -> Learner:
     """A learner from a checkpoint, ready for a seat (its `act` acts, `thinking` shows its
     values). With `scenario`, also check that it can play there: same view shape and no more
-    actions than it knows."""
+    actions than it knows. Language-model learners (`lm_ppo`, `lm_q`) load through `agents.lm`."""
+    if _algo_of(path) in LM_ALGOS:
+        from agents.lm.learning import load_lm_learner
+
+        return load_lm_learner(path, device)
     learner = load_learner(path, device)
     if scenario is not None:
         v = scenario.view_size
@@ -125,3 +133,16 @@ def load_controller(
                 f"views {(v, v, 3)} and {len(scenario.actions)} actions"
             )
     return learner
+
+
+
+def _algo_of(path: str | Path) -> str | None:
+    """The algorithm a checkpoint names in its metadata, or None when that cannot be read (the
+    full reader then says what is wrong)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            return (f.metadata() or {}).get("algo")
+    except Exception:  # broken files are reported by read_checkpoint
+        return None

@@ -13,11 +13,9 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
 from agents.base import Observations
-from agents.learner import FORMAT, VERSION, digest
+from agents.checkpoint import LM_ALGOS, pick_device, read_checkpoint
 from agents.lm.model import load_model
 from agents.lm.policy import LMController
-
-LM_ALGOS = ("lm_ppo", "lm_q")
 
 
 def seat(scenario, seed: int, device: torch.device, model_name: str, lm=None, tokenizer=None, **options):
@@ -56,32 +54,11 @@ def rebuild(described: dict):
 
 def read_lm_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor], dict]:
     """(config, tensors, extras) of an LM learner's checkpoint; a clear ValueError otherwise."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such checkpoint file")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-    except Exception as e:  # safetensors raises its own error types for broken files
-        raise ValueError(f"{path}: not a readable safetensors checkpoint (truncated or corrupt?): {e}") from e
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise ValueError(f"{path}: not a grid-arena checkpoint of version {VERSION}")
-    if meta.get("algo") not in LM_ALGOS:
-        raise ValueError(f"{path}: algorithm {meta.get('algo')!r} is not a language-model learner {LM_ALGOS}")
-    if meta.get("sha256") != digest(tensors):
-        raise ValueError(f"{path}: corrupt checkpoint (its tensors do not match their checksum)")
-    try:
-        return json.loads(meta["config"]), tensors, json.loads(meta["extras"])
-    except (KeyError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: checkpoint metadata is damaged ({e})") from e
+    return read_checkpoint(path, algos=LM_ALGOS)
 
 
 def load_lm_learner(path: str | Path, device="auto"):
     """Rebuild an `lm_ppo` or `lm_q` learner from its checkpoint alone, state restored."""
-    from agents.checkpoint import pick_device
     from worlds.registry import make_scenario
 
     config, tensors, extras = read_lm_checkpoint(path)

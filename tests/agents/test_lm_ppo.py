@@ -8,6 +8,7 @@ import torch
 
 import worlds
 from agents.base import Observations
+from agents.checkpoint import load_controller
 from agents.lm.learning import load_lm_learner
 from agents.lm.model import build_model
 from agents.lm.ppo import LMPPO
@@ -69,6 +70,8 @@ def test_checkpoint_rebuilds_the_learner_alone(tokenizer, ell, tmp_path):
     path = agent.save(tmp_path / "lm_ppo.safetensors")
     loaded = load_lm_learner(path, device="cpu")
     assert loaded.name == "lm_ppo" and loaded.hyper == agent.hyper
+    seat = load_controller(path, device="cpu")  # what `--seat NAME=PATH` uses
+    assert seat.name == "lm_ppo" and seat.hyper == agent.hyper
     env = worlds.BatchEnv(ell, 3, seed=7)
     raw = env.reset()
     obs = Observations.of_batch(ell, env.world, raw, [0])
