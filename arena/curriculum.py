@@ -36,17 +36,8 @@ import numpy as np
 from agents.base import Observations, Transition
 from arena.episode import write_atomic
 from arena.logbook import Logbook, Progress, read_records
-from arena.train import (
-    ALGOS,
-    Seat,
-    TrainingLoop,
-    evaluate,
-    make_seat,
-    parse_pairs,
-    parse_scenario,
-    save_controller,
-    seat_seed,
-)
+from arena.loop import ALGOS, Seat, TrainingLoop, evaluate, make_seat, parse_pairs, parse_scenario, seat_seed
+from arena.train import save_controller
 from worlds.scenario import Scenario
 
 METHODS = ("none", "replay", "ewc", "joint")

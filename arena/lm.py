@@ -301,7 +301,7 @@ def bench_command(args) -> int:
 
 def finetune_command(args) -> int:
     from agents.checkpoint import pick_device
-    from arena.train import parse_pairs
+    from arena.loop import parse_pairs
     from worlds.registry import make_scenario
 
     _threads(args.threads)
@@ -341,7 +341,7 @@ def finetune_command(args) -> int:
 def continual_command(args) -> int:
     from agents.checkpoint import pick_device
     from arena.curriculum import parse_curriculum, transfer_metrics
-    from arena.train import parse_pairs
+    from arena.loop import parse_pairs
 
     _threads(args.threads)
     tasks = parse_curriculum(args.tasks)

@@ -176,6 +176,7 @@ def test_export_writes_a_gif_and_an_mp4_with_every_frame(tmp_path, capsys):
         assert np.abs(np.asarray(gif.convert("RGB"), int) - frames[-1]).mean() < 8  # palette rounding
     assert main(["export", str(path), "--out", str(tmp_path / "tag.mp4"), "--tile", "24", "--fps", "10"]) == 0
     import imageio_ffmpeg  # the test extra installs it (the video extra)
+
     reader = imageio_ffmpeg.read_frames(str(tmp_path / "tag.mp4"))
     info = next(reader)
     count = sum(1 for _ in reader)

@@ -19,19 +19,8 @@ from agents.checkpoint import load_controller
 from arena import logbook
 from arena.cli import main
 from arena.logbook import records_csv
-from arena.train import (
-    ALGOS,
-    CHECKPOINT,
-    Run,
-    TrainConfig,
-    TrainingLoop,
-    evaluate,
-    load_run,
-    make_seat,
-    parse_scenario,
-    seat_hyper,
-    seat_plan,
-)
+from arena.loop import ALGOS, TrainingLoop, evaluate, make_seat, parse_scenario, seat_hyper, seat_plan
+from arena.train import CHECKPOINT, Run, TrainConfig, load_run
 
 MAZE = "maze_v0:size=5:max_cycles=20"
 # Small and fast: updates happen within a few dozen steps.
@@ -114,23 +103,23 @@ def test_killed_run_resumed_ends_exactly_like_an_uninterrupted_one(tmp_path):
 def test_sigkilled_command_resumes_to_the_same_weights(tmp_path):
     """A real `arena train` process killed with SIGKILL at an unknown moment, then `--resume`:
     the same checkpoint and log as the same run left alone (run here in-process)."""
-    cfg = config(teams={"agents": "tabular_q"}, hyper={}, steps=800, log_every=40, eval_every=400)
+    # Long enough that an idle machine cannot finish it between the first checkpoint and the kill.
+    cfg = config(teams={"agents": "tabular_q"}, hyper={}, steps=4000, log_every=40, eval_every=2000)
     Run(cfg, tmp_path / "whole", quiet=True).run()
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "arena.cli", "train", "--out", str(killed), "--quiet"]
     options = [
-        MAZE, "--team", "agents=tabular_q", "--worlds", "4", "--steps", "800", "--log-every", "40",
-        "--eval-every", "400", "--eval-worlds", "3", "--checkpoint-every", "40",
+        MAZE, "--team", "agents=tabular_q", "--worlds", "4", "--steps", "4000", "--log-every", "40",
+        "--eval-every", "2000", "--eval-worlds", "3", "--checkpoint-every", "40",
     ]  # fmt: skip
     proc = subprocess.Popen([*command, *options])
     deadline = time.monotonic() + 120
     while not (killed / CHECKPOINT).exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     step = load_run(killed / CHECKPOINT).progress["step"]
-    assert step < 800, "the run finished before it could be killed; make it longer"
+    assert step < 4000, "the run finished before it could be killed; make it longer"
     subprocess.run([*command, "--resume"], check=True, timeout=300)
     whole, again = load_file(tmp_path / "whole" / CHECKPOINT), load_file(killed / CHECKPOINT)
     assert whole.keys() == again.keys() and all(torch.equal(whole[k], again[k]) for k in whole)
@@ -320,7 +309,7 @@ SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "checkpoints"
     ],
 )
 def test_shipped_checkpoints_load_and_beat_random_play(scenario, seat, agents, others):
-    from arena.train import Seat
+    from arena.loop import Seat
 
     sc = parse_scenario(scenario)
     learner = load_controller(SHIPPED / f"{scenario}_{seat}.safetensors", "cpu", scenario=sc)
