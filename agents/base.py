@@ -45,6 +45,10 @@ class Observations:
             for k, (b, i) in enumerate(zip(self.world.tolist(), self.agent.tolist(), strict=True))
         ]
 
+    def last_moves(self) -> np.ndarray:
+        """Each row's last move (`State.last_move`: 1..4, 0 for none yet), int8[n]."""
+        return self.state.last_move[self.world, self.agent]
+
     def global_view(self) -> np.ndarray:
         """The global state of each row's world, for centralized critics, uint8[n, H, W, C]."""
         from worlds.observe import global_state

@@ -21,6 +21,7 @@ from worlds.scenario import Scenario
 ALGOS = ("tabular_q", "dqn", "reinforce", "a2c", "ppo")
 LM_ALGOS = ("lm_ppo", "lm_q")  # language-model learners, in agents/lm
 DEVICES = ("auto", "cpu", "cuda")
+MEMORY_ALGOS = ("reinforce", "a2c", "ppo")  # learners with a `memory` hyper-parameter
 
 
 def pick_device(name: str | torch.device = "auto") -> torch.device:
@@ -93,15 +94,13 @@ def load_learner(path: str | Path, device: str | torch.device = "auto") -> Learn
     from worlds.registry import make_scenario
 
     config, tensors, extras = read_checkpoint(path)
+    hyper = dict(config["hyper"])
+    if config["algo"] in MEMORY_ALGOS:
+        hyper.setdefault("memory", "none")  # saved before learners had a memory input
     try:
         scenario = make_scenario(config["scenario"]["name"], **config["scenario"]["config"])
         learner = make_learner(
-            config["algo"],
-            scenario,
-            device,
-            seed=config["seed"],
-            num_actions=config["num_actions"],
-            **config["hyper"],
+            config["algo"], scenario, device, seed=config["seed"], num_actions=config["num_actions"], **hyper
         )
         if list(learner.obs_shape) != list(config["obs_shape"]):
             raise ValueError(
@@ -133,7 +132,6 @@ def load_controller(
                 f"views {(v, v, 3)} and {len(scenario.actions)} actions"
             )
     return learner
-
 
 
 def _algo_of(path: str | Path) -> str | None:

@@ -1,9 +1,11 @@
 """Torch modules the learners share: an encoder of grid views and masked action heads.
 
 A view is uint8[n, H, W, 3] with small integer codes per channel (cell, who stands there,
-goal mark; see `worlds.observe`). The encoder one-hot encodes each channel (14 planes) and runs
-a small conv net (or an MLP) over them; `pool` does the same for maps of any size (the global
-state of a centralized critic) by pooling to a fixed grid.
+goal mark; see `worlds.observe`), optionally followed by 0/1 channels a learner adds (its
+memory, `agents.memory`). The encoder one-hot encodes each code channel (14 planes), passes
+the extra channels through as planes, and runs a small conv net (or an MLP) over them; `pool`
+does the same for maps of any size (the global state of a centralized critic) by pooling to a
+fixed grid.
 """
 
 from __future__ import annotations
@@ -30,12 +32,15 @@ def layer_init(layer: nn.Module, gain: float = float(np.sqrt(2)), bias: float = 
 
 
 def one_hot(view: torch.Tensor) -> torch.Tensor:
-    """uint8[n, H, W, 3] codes -> float32[n, PLANES, H, W] one-hot planes."""
+    """uint8[n, H, W, 3 + E] -> float32[n, PLANES + E, H, W]: one-hot planes of the three code
+    channels, then the E extra channels as they are."""
     offsets = torch.tensor([0, CODES[0], CODES[0] + CODES[1]], device=view.device)
     top = torch.tensor([c - 1 for c in CODES], device=view.device)
-    index = torch.minimum(view.long(), top) + offsets
+    index = torch.minimum(view[..., :3].long(), top) + offsets
     planes = torch.zeros((*view.shape[:3], PLANES), device=view.device)
     planes.scatter_(-1, index, 1.0)
+    if view.shape[-1] > 3:
+        planes = torch.cat([planes, view[..., 3:].float()], -1)
     return planes.permute(0, 3, 1, 2)
 
 
@@ -47,16 +52,24 @@ class GridEncoder(nn.Module):
     layer; `mlp`: two linear layers over the flat one-hot planes; `pool`: padded convolutions
     then adaptive average pooling to 4x4, for grids whose size is not known in advance."""
 
-    def __init__(self, shape: tuple[int, int], kind: str = "conv", hidden: int = 256, channels: int = 32):
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        kind: str = "conv",
+        hidden: int = 256,
+        channels: int = 32,
+        extra: int = 0,
+    ):
         super().__init__()
         if kind not in ENCODERS:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {kind!r}")
         h, w = shape
+        planes = PLANES + extra  # `extra` 0/1 channels after the three code channels
         self.out_dim = hidden
         if kind == "mlp":
             self.body = nn.Sequential(
                 nn.Flatten(),
-                layer_init(nn.Linear(PLANES * h * w, hidden)),
+                layer_init(nn.Linear(planes * h * w, hidden)),
                 nn.ReLU(),
                 layer_init(nn.Linear(hidden, hidden)),
                 nn.ReLU(),
@@ -64,7 +77,7 @@ class GridEncoder(nn.Module):
             return
         if kind == "deep":
             self.body = nn.Sequential(
-                layer_init(nn.Conv2d(PLANES, channels, 3, padding=1)),
+                layer_init(nn.Conv2d(planes, channels, 3, padding=1)),
                 nn.ReLU(),
                 layer_init(nn.Conv2d(channels, channels, 3, padding=1)),
                 nn.ReLU(),
@@ -77,7 +90,7 @@ class GridEncoder(nn.Module):
             return
         pad = 1 if kind == "pool" or min(h, w) < 5 else 0
         convs = [
-            layer_init(nn.Conv2d(PLANES, channels, 3, padding=pad)),
+            layer_init(nn.Conv2d(planes, channels, 3, padding=pad)),
             nn.ReLU(),
             layer_init(nn.Conv2d(channels, 2 * channels, 3, padding=pad)),
             nn.ReLU(),
@@ -98,9 +111,11 @@ class GridEncoder(nn.Module):
 class PolicyValueNet(nn.Module):
     """Action logits and a state value from one shared encoder of the view."""
 
-    def __init__(self, shape: tuple[int, int], num_actions: int, kind: str = "conv", hidden: int = 256):
+    def __init__(
+        self, shape: tuple[int, int], num_actions: int, kind: str = "conv", hidden: int = 256, extra: int = 0
+    ):
         super().__init__()
-        self.encoder = GridEncoder(shape, kind, hidden)
+        self.encoder = GridEncoder(shape, kind, hidden, extra=extra)
         self.policy = layer_init(nn.Linear(hidden, num_actions), gain=0.01)
         self.value = layer_init(nn.Linear(hidden, 1), gain=1.0)
 
@@ -124,9 +139,11 @@ class CriticNet(nn.Module):
 class QNet(nn.Module):
     """Action values of a view."""
 
-    def __init__(self, shape: tuple[int, int], num_actions: int, kind: str = "conv", hidden: int = 256):
+    def __init__(
+        self, shape: tuple[int, int], num_actions: int, kind: str = "conv", hidden: int = 256, extra: int = 0
+    ):
         super().__init__()
-        self.encoder = GridEncoder(shape, kind, hidden)
+        self.encoder = GridEncoder(shape, kind, hidden, extra=extra)
         self.q = layer_init(nn.Linear(hidden, num_actions), gain=1.0)
 
     def forward(self, view: torch.Tensor) -> torch.Tensor:

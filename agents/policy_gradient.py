@@ -18,6 +18,10 @@ with illegal actions masked out of the logits. The presets:
 `centralized_critic=True` gives the value function its own network over the whole map
 (`Observations.global_view()`, recoded for each row: who is itself, teammate or rival, and
 where its goal is), read when the row acts; the policy still sees only its view.
+
+`memory="last_move"` (the default) adds to the view a mark on the cell the agent came from
+(`agents.memory`), so a memoryless policy can tell which way it was going; "none" leaves the
+view as the world gives it (and is what checkpoints from before this option load with).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from agents.learner import (
     sample,
     with_nan,
 )
+from agents.memory import check_memory, with_memory
 from agents.nets import CriticNet, PolicyValueNet, masked
 from worlds.observe import NOBODY, RIVAL, SELF, TEAMMATE
 
@@ -55,6 +60,7 @@ COMMON = {
     "encoder": "conv",
     "hidden": 256,
     "centralized_critic": False,
+    "memory": "last_move",
     **CONTINUAL_DEFAULTS,
 }
 PRESETS = {
@@ -75,9 +81,11 @@ class PolicyGradient(Learner):
         self.continual = check_continual(algo, h)
         if h["rollout"] < 1 or h["epochs"] < 1 or h["minibatches"] < 1:
             raise ValueError(f"{algo}: rollout, epochs and minibatches must be >= 1")
+        extra = check_memory(algo, h["memory"])
+        self.input_shape = (*self.obs_shape[:2], self.obs_shape[2] + extra)  # the view and its memory
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            net = PolicyValueNet(self.obs_shape[:2], self.num_actions, h["encoder"], h["hidden"])
+            net = PolicyValueNet(self.obs_shape[:2], self.num_actions, h["encoder"], h["hidden"], extra)
             self.net = net.to(self.device)
             self.critic = CriticNet(h["hidden"]).to(self.device) if h["centralized_critic"] else None
         params = list(self.net.parameters()) + (list(self.critic.parameters()) if self.critic else [])
@@ -99,7 +107,7 @@ class PolicyGradient(Learner):
 
     def _evaluate(self, obs: Observations) -> tuple:
         legal = self.legal(obs)
-        view = torch.as_tensor(obs.view, device=self.device)
+        view = torch.as_tensor(with_memory(obs, self.hyper["memory"]), device=self.device)
         legal_t = torch.as_tensor(legal, device=self.device)
         grid = self.grid(obs) if self.critic is not None else None
         with torch.no_grad():
@@ -176,8 +184,9 @@ class PolicyGradient(Learner):
         if self.critic is not None:
             return fallback[rows]
         index = rows.cpu().numpy()
+        view = obs.view if isinstance(obs, _Saved) else with_memory(obs, self.hyper["memory"])
         with torch.no_grad():
-            _, value = self.net(torch.as_tensor(obs.view[index], device=self.device))
+            _, value = self.net(torch.as_tensor(view[index], device=self.device))
         return value
 
     def _grid_changed(self, grid) -> bool:
@@ -186,7 +195,7 @@ class PolicyGradient(Learner):
     def _allocate(self, n: int, grid) -> dict[str, torch.Tensor]:
         T, A, dev = self.hyper["rollout"], self.num_actions, self.device
         buf = {
-            "view": torch.zeros((T, n, *self.obs_shape), dtype=torch.uint8, device=dev),
+            "view": torch.zeros((T, n, *self.input_shape), dtype=torch.uint8, device=dev),
             "legal": torch.zeros((T, n, A), dtype=torch.bool, device=dev),
             "logp_all": torch.zeros((T, n, A), device=dev),
             "action": torch.zeros((T, n), dtype=torch.int64, device=dev),
@@ -347,7 +356,8 @@ class PolicyGradient(Learner):
         """The last next_obs, which bootstraps the partial rollout (view, mask, and the value
         of the step before for the centralized critic)."""
         obs, fallback = self._next
-        out = {"next.view": torch.as_tensor(obs.view), "next.fallback": fallback}
+        view = obs.view if isinstance(obs, _Saved) else with_memory(obs, self.hyper["memory"])
+        out = {"next.view": torch.as_tensor(view), "next.fallback": fallback}
         if self.critic is not None:
             out["next.grid"] = self._next_grid(obs)
         return out
@@ -394,7 +404,8 @@ def gae(reward, value, last_value, boot, term, trunc, active, gamma: float, lam:
 
 
 class _Saved:
-    """A stand-in for the saved last next_obs: its view, and its critic map when saved."""
+    """A stand-in for the saved last next_obs: its view (with memory), and its critic map
+    when saved."""
 
     def __init__(self, tensors: dict[str, torch.Tensor]):
         self.view = tensors["next.view"].cpu().numpy()

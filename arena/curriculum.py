@@ -285,6 +285,9 @@ class JointObservations(Observations):
 
     parts: tuple[Observations, ...] = ()
 
+    def last_moves(self) -> np.ndarray:
+        return np.concatenate([p.last_moves() for p in self.parts])
+
     @classmethod
     def of(cls, parts: list[Observations]) -> JointObservations:
         width = max(p.action_mask.shape[1] for p in parts)

@@ -236,7 +236,7 @@ class TrainingLoop:
         """Step the worlds; keep the new observation and count finished episodes."""
         obs, rewards, terminated, truncated, infos = self.env.step(actions)
         state = self.env.world.copy()  # a snapshot: the env steps its own state in place
-        outcome = Outcome(rewards, terminated, truncated, infos, state, _last_obs(obs, infos))
+        outcome = Outcome(rewards, terminated, truncated, infos, state, *closing(state, obs, infos))
         self.stats.add(infos, self.seats)
         self.obs, self.state = obs, state
         return outcome
@@ -249,7 +249,7 @@ class TrainingLoop:
             reward=outcome.rewards[:, agents].reshape(-1),
             terminated=outcome.terminated[:, agents].reshape(-1),
             truncated=outcome.truncated[:, agents].reshape(-1),
-            next_obs=seat_rows(self.scenario, outcome.state, outcome.last, seat),
+            next_obs=seat_rows(self.scenario, outcome.last_state, outcome.last, seat),
             active=outcome.infos["active"][:, agents].reshape(-1),
         )
 
@@ -274,19 +274,22 @@ class Outcome:
     truncated: np.ndarray
     infos: dict
     state: State  # the state after the step (a snapshot)
+    last_state: State  # the state closing the step: worlds that were reset as they ended
     last: dict  # each agent's observation closing the step (before any reset)
 
 
-def _last_obs(obs: dict, infos: dict) -> dict:
-    """The observation that closed each agent's step: for worlds that were reset, their last
-    one before the reset (`final_obs`), else the current one."""
+def closing(state: State, obs: dict, infos: dict) -> tuple[State, dict]:
+    """The state and observation that closed each world's step: for worlds that were reset,
+    their last ones before the reset (`final_state`, `final_obs`), else the current ones."""
     if not infos["done"].any():
-        return obs
+        return state, obs
     idx = np.flatnonzero(infos["done"])
     last = {key: value.copy() for key, value in obs.items()}
     for key in last:
         last[key][idx] = infos["final_obs"][key]
-    return last
+    last_state = state.copy()
+    last_state.put(idx, infos["final_state"])
+    return last_state, last
 
 
 def evaluate(

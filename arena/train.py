@@ -214,14 +214,7 @@ class Run:
         arrays = {
             k.removeprefix("env/"): v.numpy().copy() for k, v in tensors.items() if k.startswith("env/")
         }
-        env.world = State(
-            terrain=arrays["terrain"],
-            pos=arrays["pos"],
-            alive=arrays["alive"],
-            goal=arrays["goal"],
-            t=arrays["t"],
-            pad=progress["pad"],
-        )
+        env.world = State.from_dict(arrays | {"pad": progress["pad"]})
         if env.world.num_worlds != env.num_worlds:
             raise ValueError(
                 f"{saved.path}: holds {env.world.num_worlds} worlds, the run has {env.num_worlds}"
@@ -345,6 +338,7 @@ def _env_arrays(env: BatchEnv) -> dict[str, np.ndarray]:
         "alive": world.alive,
         "goal": world.goal,
         "t": world.t,
+        "last_move": world.last_move,
         "returns": env._returns,
         "ended": env._ended,
     }

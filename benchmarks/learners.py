@@ -25,6 +25,7 @@ import worlds
 from agents.base import Observations, Transition
 from agents.checkpoint import ALGOS, make_learner
 from agents.random_agent import RandomAgent
+from arena.loop import closing
 
 
 class Loop:
@@ -53,12 +54,8 @@ class Loop:
         actions[:, agents] = mine.reshape(B, len(agents))
         raw, reward, terminated, truncated, info = env.step(actions)
         state = env.world.copy()
-        last = raw
-        if info["done"].any():  # the observation closing the step: before the reset
-            idx = np.flatnonzero(info["done"])
-            last = {k: v.copy() for k, v in raw.items()}
-            for key in last:
-                last[key][idx] = info["final_obs"][key]
+        last_state, last = closing(state, raw, info)  # what closed the step: before any reset
+        if info["done"].any():
             self.success += info["success"].tolist()
         cols = (slice(None), agents)
         tr = Transition(
@@ -67,7 +64,7 @@ class Loop:
             reward[cols].reshape(-1),
             terminated[cols].reshape(-1),
             truncated[cols].reshape(-1),
-            Observations.of_batch(sc, state, last, agents),
+            Observations.of_batch(sc, last_state, last, agents),
             info["active"][cols].reshape(-1),
         )
         t0 = time.perf_counter()

@@ -57,7 +57,8 @@ class BatchEnv:
         step an agent leaves the game), and infos: `active` bool[B, N] (who acted this step),
         `done` bool[B] (worlds whose episode ended and were reset), and for those worlds
         `episode_return` float32[D, N], `episode_length` int[D], `success` bool[D] and
-        `final_obs` (their last observations, before the reset), D = done.sum().
+        `final_obs` (their last observations, before the reset) and `final_state` (their
+        worlds before the reset, a `State` of D worlds), D = done.sum().
         """
         world = self.world
         active = world.alive.copy()
@@ -74,6 +75,7 @@ class BatchEnv:
             infos["episode_length"] = world.t[idx].copy()
             infos["success"] = self.scenario.success(self._ended[idx])
             infos["final_obs"] = _take(obs, idx)
+            infos["final_state"] = world.world(idx)
             fresh = engine.reset(self.scenario, [self._rngs[b] for b in idx])
             world.put(idx, fresh)
             self._returns[idx] = 0

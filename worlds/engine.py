@@ -90,7 +90,8 @@ def step(
     acting = state.alive.copy()
     actions = np.where(acting, actions, NOOP)
     events = scenario.interact(state, actions)
-    events["moved"] = resolve_moves(scenario, state, actions)
+    events["moved"] = moved = resolve_moves(scenario, state, actions)
+    np.copyto(state.last_move, actions, where=moved, casting="unsafe")
     rewards, terminated = scenario.judge(state, actions, events)
     shape = acting.shape
     if rewards.dtype != np.float64 or rewards.shape != shape:

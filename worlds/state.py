@@ -26,6 +26,13 @@ class State:
     goal: np.ndarray  # int32[B, N, 2]: each agent's own goal cell, (-1, -1) if it has none
     t: np.ndarray  # int32[B]: steps taken this episode
     pad: int
+    # int8[B, N]: each agent's last move that happened (the move action, 1..4), 0 before its
+    # first; an agent's memory of where it came from, for policies that see only their view
+    last_move: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.last_move is None:
+            self.last_move = np.zeros(self.alive.shape, dtype=np.int8)
 
     @property
     def num_worlds(self) -> int:
@@ -62,6 +69,7 @@ class State:
             self.goal[idx].copy(),
             self.t[idx].copy(),
             self.pad,
+            self.last_move[idx].copy(),
         )
 
     def put(self, idx: np.ndarray, other: State) -> None:
@@ -71,6 +79,7 @@ class State:
         self.alive[idx] = other.alive
         self.goal[idx] = other.goal
         self.t[idx] = other.t
+        self.last_move[idx] = other.last_move
 
     def copy(self) -> State:
         return self.world(slice(None))
@@ -88,4 +97,9 @@ class State:
             goal=np.array(data["goal"], dtype=np.int32),
             t=np.array(data["t"], dtype=np.int32),
             pad=int(data["pad"]),
+            last_move=_array_or_none(data.get("last_move"), np.int8),  # absent before 0.2
         )
+
+
+def _array_or_none(value, dtype) -> np.ndarray | None:
+    return None if value is None else np.array(value, dtype=dtype)

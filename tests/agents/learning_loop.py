@@ -8,6 +8,7 @@ import numpy as np
 import worlds
 from agents.base import Observations, Transition
 from agents.random_agent import RandomAgent
+from arena.loop import closing
 
 
 def train(learner, scenario, steps: int, num_worlds: int = 16, seed: int = 0, agents=None) -> list[dict]:
@@ -28,19 +29,14 @@ def train(learner, scenario, steps: int, num_worlds: int = 16, seed: int = 0, ag
         actions[cols] = mine.reshape(num_worlds, len(agents))
         raw, reward, terminated, truncated, info = env.step(actions)
         state = env.world.copy()
-        last = raw
-        if info["done"].any():
-            idx = np.flatnonzero(info["done"])
-            last = {k: v.copy() for k, v in raw.items()}
-            for key in last:
-                last[key][idx] = info["final_obs"][key]
+        last_state, last = closing(state, raw, info)
         tr = Transition(
             obs,
             mine,
             reward[cols].reshape(-1),
             terminated[cols].reshape(-1),
             truncated[cols].reshape(-1),
-            Observations.of_batch(scenario, state, last, agents),
+            Observations.of_batch(scenario, last_state, last, agents),
             info["active"][cols].reshape(-1),
         )
         metrics = learner.learn(tr)

@@ -414,7 +414,9 @@ def test_dqn_solves_a_small_maze():
 
 @pytest.mark.slow
 def test_ppo_solves_a_small_maze():
-    agent = make_learner("ppo", MAZE, "cpu", seed=0, rollout=16, lr=1e-3, hidden=64)
+    # The 5x5 maze fits in the 7x7 view, so a memory of the last move only enlarges the input
+    # here (0.65-0.97 over seeds 0-2 with it, 0.91-0.95 without, at this budget).
+    agent = make_learner("ppo", MAZE, "cpu", seed=0, rollout=16, lr=1e-3, hidden=64, memory="none")
     train(agent, MAZE, 600, num_worlds=32)
     assert evaluate(agent, MAZE, 200) >= 0.9
 

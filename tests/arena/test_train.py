@@ -195,6 +195,9 @@ def test_transitions_carry_the_last_observation_of_finished_episodes():
         for k, b in enumerate(np.flatnonzero(infos["done"])):
             rows = slice(2 * b, 2 * b + 2)
             assert np.array_equal(tr.next_obs.view[rows], infos["final_obs"]["view"][k])
+            # ... read off the world as it ended (text views, memories), not the fresh one
+            assert tr.next_obs.state.t[b] == infos["episode_length"][k] > 0
+            assert np.array_equal(tr.next_obs.state.pos[b], infos["final_state"].pos[k])
             differs += not np.array_equal(tr.next_obs.view[rows], loop.obs["view"][b])
             assert (tr.terminated[rows] | tr.truncated[rows] | ~tr.active[rows]).all()
             checked += 1
