@@ -263,6 +263,10 @@ def _plain(value):
 _DONE_WORDS = {"tag_v0": ("won", "caught"), "maze_v0": ("home",), "plates_v0": ("won",)}
 
 
+def _steps(n: int) -> str:
+    return f"{n} step" if n == 1 else f"{n} steps"
+
+
 def _count(match, team: int, how: str) -> tuple[int, int]:
     members = [a for i, a in enumerate(match.agents) if match.scenario.teams[i] == team]
     return sum(match.ended.get(a) == how for a in members), len(members)
@@ -270,22 +274,22 @@ def _count(match, team: int, how: str) -> tuple[int, int]:
 
 def _tag_outcome(match) -> str:
     if match.success():
-        return f"Hunters win: every runner caught in {match.steps} steps"
+        return f"Hunters win: every runner caught in {_steps(match.steps)}"
     free, runners = _count(match, 1, "truncated")
-    return f"Runners win: {free} of {runners} escaped for {match.steps} steps"
+    return f"Runners win: {free} of {runners} escaped for {_steps(match.steps)}"
 
 
 def _maze_outcome(match) -> str:
     home, total = _count(match, 0, "terminated")
     if home == total:
         who = f"{match.agents[0]} reached its goal" if total == 1 else "Everyone reached their goal"
-        return f"{who} in {match.steps} steps"
+        return f"{who} in {_steps(match.steps)}"
     return f"Time's up: {home} of {total} reached their goal"
 
 
 def _plates_outcome(match) -> str:
     if match.success():
-        return f"Team wins in {match.steps} steps: plates held, gate open, goal reached"
+        return f"Team wins in {_steps(match.steps)}: plates held, gate open, goal reached"
     from worlds.cells import OPEN_GATE
 
     opened = bool((match.world.cells()[0] == OPEN_GATE).any())
@@ -295,7 +299,8 @@ def _plates_outcome(match) -> str:
 
 
 def _generic_outcome(match) -> str:
-    return f"Success in {match.steps} steps" if match.success() else f"Time's up after {match.steps} steps"
+    steps = _steps(match.steps)
+    return f"Success in {steps}" if match.success() else f"Time's up after {steps}"
 
 
 _OUTCOMES = {"tag_v0": _tag_outcome, "maze_v0": _maze_outcome, "plates_v0": _plates_outcome}
