@@ -18,6 +18,7 @@ from worlds.scenario import Scenario
 from worlds.state import State
 
 ALGOS = ("tabular_q", "dqn", "reinforce", "a2c", "ppo")  # agents.checkpoint.ALGOS, without importing torch
+LM_ALGOS = ("lm_ppo", "lm_q")  # agents.checkpoint.LM_ALGOS; a seat spec may name the LM: `lm_ppo:smollm2`
 WINDOW = 100  # finished episodes behind the "recent" return and success
 
 
@@ -87,6 +88,32 @@ def seat_plan(scenario: Scenario, teams: dict[str, str], independent: bool = Fal
     return plan
 
 
+def learner_algo(spec: str) -> str | None:
+    """The algorithm of a seat spec that starts a new learner (`ppo`, `lm_ppo`, `lm_ppo:MODEL`),
+    else None (a controller name or a checkpoint path)."""
+    if spec in ALGOS:
+        return spec
+    name = spec.partition(":")[0]
+    return name if name in LM_ALGOS else None
+
+
+def lm_hyper(spec: str, hyper: dict) -> dict:
+    """An LM learner's hyper-parameters, with the model its spec names (`lm_ppo:MODEL`)."""
+    model = spec.partition(":")[2]
+    if not model:
+        return hyper
+    if hyper.get("model", model) != model:
+        raise ValueError(f"seat {spec} names model {model!r}, and --hp model={hyper['model']!r}: give one")
+    return hyper | {"model": model}
+
+
+def prompt_memory(controller) -> dict | None:
+    """An LM learner's recent actions per (world, agent), which its prompts show (None for other
+    controllers). Kept in run checkpoints; evaluation lends the learner an empty one, since its
+    worlds reuse the training worlds' indices."""
+    return getattr(getattr(controller, "seat", None), "memory", None)
+
+
 def seat_hyper(hyper: dict, seat: str) -> dict:
     """The hyper-parameters for one seat: plain `KEY`s go to every learner, `SEAT.KEY` to one."""
     own = {k: v for k, v in hyper.items() if "." not in k}
@@ -110,13 +137,19 @@ def make_seat(
     num_actions: int | None = None,
     frozen: bool = False,
 ) -> Seat:
-    """A seat driven by a new learner (`spec` in ALGOS), a saved checkpoint or a named controller."""
+    """A seat driven by a new learner (`spec` in ALGOS, or an LM learner `lm_ppo[:MODEL]`,
+    `lm_q[:MODEL]`), a saved checkpoint or a named controller."""
     actions = len(scenario.actions)
-    if spec in ALGOS:
+    algo = learner_algo(spec)
+    extra = {"num_actions": num_actions} if num_actions and num_actions != actions else {}
+    if algo in ALGOS:
         from agents.checkpoint import make_learner
 
-        extra = {"num_actions": num_actions} if num_actions and num_actions != actions else {}
         controller = make_learner(spec, scenario, device=device, seed=seed, **(hyper or {}), **extra)
+    elif algo in LM_ALGOS:
+        from agents.lm.learning import make_lm_learner
+
+        controller = make_lm_learner(algo, scenario, seed, device, **lm_hyper(spec, hyper or {}), **extra)
     else:
         from agents.registry import make_controller
 
@@ -307,21 +340,25 @@ def evaluate(
     own generators are left as they were."""
     from agents.registry import make_controller
 
-    players, lent = [], []
+    players, lent = [], []  # lent: (owner, attribute, the training run's value)
     for k, seat in enumerate(seats):
-        if callable(getattr(seat.controller, "learn", None)):
+        learner = seat.controller
+        if callable(getattr(learner, "learn", None)):
             players.append(seat)
-            if isinstance(getattr(seat.controller, "rng", None), np.random.Generator):
-                lent.append((seat.controller, seat.controller.rng))
-                seat.controller.rng = np.random.default_rng(seat_seed(seed, k))
+            if isinstance(getattr(learner, "rng", None), np.random.Generator):
+                lent.append((learner, "rng", learner.rng))
+                learner.rng = np.random.default_rng(seat_seed(seed, k))
+            if prompt_memory(learner) is not None:
+                lent.append((learner.seat, "memory", learner.seat.memory))
+                learner.seat.memory = {}
         else:
             copy = make_controller(seat.spec, scenario, seed=seat_seed(seed, k), device=device)
             players.append(Seat(seat.name, seat.agents, seat.spec, copy, seat.num_actions))
     try:
         returns, success, length = _play_once(scenario, players, num_worlds, seed, explore)
     finally:
-        for controller, rng in lent:
-            controller.rng = rng
+        for owner, name, value in lent:
+            setattr(owner, name, value)
     row = {"success": float(success.mean()), "length": float(length.mean())}
     for seat in seats:
         row[f"{seat.name}/return"] = float(returns[:, seat.agents].mean())

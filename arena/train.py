@@ -1,8 +1,9 @@
 """Headless batch training: `arena train`.
 
 B batch-mode worlds of one scenario; every team (or agent) is a seat, driven by a learner
-(`--team hunters=ppo`), a checkpoint that keeps learning (`--team hunters=runs/x/hunters.safetensors`)
-or a fixed controller (`--team runners=random`). Each step every seat acts on its rows
+(`--team hunters=ppo`; on a language model `--team agents=lm_ppo` or `lm_ppo:MODEL`), a checkpoint
+that keeps learning (`--team hunters=runs/x/hunters.safetensors`) or a fixed controller
+(`--team runners=random`). Each step every seat acts on its rows
 (`Observations.of_batch`), the worlds step, and every learner gets its `Transition`. Around that
 loop: a progress line, logs (`arena.logbook`), evaluation on fixed seeds, checkpoints that hold
 the whole run (learners, worlds, random generators, log length) so that `--resume` continues a
@@ -24,12 +25,15 @@ from arena.episode import write_atomic
 from arena.logbook import Logbook, Progress, format_summary, read_records
 from arena.loop import (
     ALGOS,
+    LM_ALGOS,
     Seat,
     TrainingLoop,
     evaluate,
+    learner_algo,
     make_seat,
     parse_pairs,
     parse_scenario,
+    prompt_memory,
     seat_hyper,
     seat_plan,
     seat_seed,
@@ -142,8 +146,10 @@ class Run:
 
     def _seat(self, k: int, name: str, agents: list[int], spec: str, saved) -> Seat:
         config = self.config
-        if saved is not None and spec not in ALGOS and Path(self.out / f"{name}.safetensors").exists():
-            spec_now = str(self.out / f"{name}.safetensors")  # the run's own copy: the path may be gone
+        own = self.out / f"{name}.safetensors"
+        if saved is not None and learner_algo(spec) not in ALGOS and own.exists():
+            # the run's own copy: a checkpoint's path may be gone, an LM's folder or extra too
+            spec_now = str(own)
         else:
             spec_now = spec
         seat = make_seat(
@@ -182,6 +188,9 @@ class Run:
             rng = getattr(seat.controller, "rng", None)
             if isinstance(rng, np.random.Generator):
                 entry["rng"] = rng.bit_generator.state
+            memory = prompt_memory(seat.controller)
+            if memory is not None:
+                entry["memory"] = [[b, i, actions] for (b, i), actions in memory.items()]
             seats.append(entry)
         progress = {
             "step": self.step,
@@ -237,6 +246,8 @@ class Run:
                 seat.controller.load_state({k: v.to(self.device) for k, v in own.items()}, entry["extras"])
             if "rng" in entry:
                 seat.controller.rng.bit_generator.state = entry["rng"]
+            if "memory" in entry:
+                seat.controller.seat.memory = {(b, i): list(actions) for b, i, actions in entry["memory"]}
         self.loop.stats.load_json(progress["stats"])
         self.loop.metrics = {s.name: progress["metrics"].get(s.name, {}) for s in self.seats}
         self.step = progress["step"]
@@ -441,8 +452,9 @@ def add_parser(sub) -> None:
         "--team",
         action="append",
         metavar="NAME=ALGO",
-        help=f"who drives a team or one agent: {'|'.join(ALGOS)}, a controller name "
-        "(random, planner) or a checkpoint path (keeps learning); default: every team ppo",
+        help=f"who drives a team or one agent: {'|'.join(ALGOS)}, a language-model learner "
+        f"{'|'.join(f'{a}[:MODEL]' for a in LM_ALGOS)}, a controller name (random, planner) or a "
+        "checkpoint path (keeps learning); default: every team ppo",
     )
     p.add_argument(
         "--independent", action="store_true", default=None, help="one learner per agent, not per team"

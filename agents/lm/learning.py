@@ -1,6 +1,7 @@
-"""What the language-model learners (`lm_ppo`, `lm_q`) share: a seat with its model, tokenizer
-and prompt memory; checkpoints that carry the model's configuration and tokenizer, so the file
-alone rebuilds the learner; and row subsets of `Observations`.
+"""What the language-model learners (`lm_ppo`, `lm_q`) share: a seat with its model (LoRA
+adapters optional), tokenizer and prompt memory; the learners by name; checkpoints that carry the
+model's configuration and tokenizer, so the file alone rebuilds the learner; and row subsets of
+`Observations`.
 """
 
 from __future__ import annotations
@@ -18,14 +19,46 @@ from agents.lm.model import load_model
 from agents.lm.policy import LMController
 
 
-def seat(scenario, seed: int, device: torch.device, model_name: str, lm=None, tokenizer=None, **options):
+def seat(
+    scenario,
+    seed: int,
+    device: torch.device,
+    model_name: str,
+    lm=None,
+    tokenizer=None,
+    lora: int = 0,
+    **options,
+):
     """The LM controller a learner acts through: a given (model, tokenizer), or `model_name`
-    loaded onto `device`."""
+    loaded onto `device`; with `lora` > 0, rank-`lora` adapters on its attention (agents.lm.lora)
+    and the rest of the model frozen."""
     if lm is None:
         lm, tokenizer = load_model(model_name, device)
     elif tokenizer is None:
         raise ValueError("a model object needs its tokenizer")
-    return LMController(lm.to(device), tokenizer, scenario, seed=seed, model_name=model_name, **options)
+    lm = lm.to(device)
+    if lora:
+        from agents.lm.lora import add_lora
+
+        add_lora(lm, lora, seed)
+    return LMController(lm, tokenizer, scenario, seed=seed, model_name=model_name, **options)
+
+
+def make_lm_learner(algo: str, scenario, seed: int = 0, device="auto", **hyper):
+    """A fresh `lm_ppo` or `lm_q` learner; `hyper` overrides its defaults (`model`: which LM)."""
+    return learner_class(algo)(scenario, seed, pick_device(device), **hyper)
+
+
+def learner_class(algo: str):
+    if algo == "lm_ppo":
+        from agents.lm.ppo import LMPPO
+
+        return LMPPO
+    if algo == "lm_q":
+        from agents.lm.qhead import LMQ
+
+        return LMQ
+    raise ValueError(f"unknown language-model learner {algo!r}; known: {', '.join(LM_ALGOS)}")
 
 
 def describe(model, tokenizer) -> dict:
@@ -66,11 +99,9 @@ def load_lm_learner(path: str | Path, device="auto"):
     try:
         scenario = make_scenario(config["scenario"]["name"], **config["scenario"]["config"])
         model, tokenizer = rebuild(config["lm"])
-        if config["algo"] == "lm_ppo":
-            from agents.lm.ppo import LMPPO as cls
-        else:
-            from agents.lm.qhead import LMQ as cls
-        learner = cls(scenario, config["seed"], device, lm=model, tokenizer=tokenizer, **config["hyper"])
+        cls = learner_class(config["algo"])
+        hyper = config["hyper"] | {"num_actions": config["num_actions"]}
+        learner = cls(scenario, config["seed"], device, lm=model, tokenizer=tokenizer, **hyper)
         learner.load_state(tensors, extras)
     except (ValueError, KeyError, TypeError, RuntimeError) as e:
         raise ValueError(f"{path}: checkpoint does not rebuild its {config.get('algo')} learner: {e}") from e

@@ -43,6 +43,7 @@ class LMPPO(Learner):
     name = "lm_ppo"
     DEFAULTS = {
         "model": "default",  # the LM to start from: default, smollm2, a folder or cached hub id
+        "lora": 0,  # LoRA rank on the attention projections (agents.lm.lora); 0: full fine-tuning
         "lr": 1e-4,  # the LM's weights
         "value_lr": 3e-3,  # the value head's, fresh where the LM is pretrained
         "gamma": 0.99,
@@ -66,7 +67,7 @@ class LMPPO(Learner):
         if h["rollout"] < 1 or h["epochs"] < 1 or h["minibatch"] < 1:
             raise ValueError("lm_ppo: rollout, epochs and minibatch must be >= 1")
         self.seat = seat(
-            scenario, seed, self.device, h["model"], lm, tokenizer,
+            scenario, seed, self.device, h["model"], lm, tokenizer, lora=h["lora"],
             normalize=h["normalize"], temperature=h["temperature"],
         )  # fmt: skip
         self.model, self.scorer = self.seat.model, self.seat.scorer
@@ -75,7 +76,7 @@ class LMPPO(Learner):
             torch.manual_seed(self.seed)
             self.value = ValueHead(self.model.config.get_text_config().hidden_size).to(self.device)
         groups = [
-            {"params": list(self.model.parameters()), "lr": h["lr"]},
+            {"params": [p for p in self.model.parameters() if p.requires_grad], "lr": h["lr"]},
             {"params": list(self.value.parameters()), "lr": h["value_lr"]},
         ]
         self.optimizer = torch.optim.Adam(groups, eps=1e-5)
