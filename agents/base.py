@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from worlds.observe import text_view
+from worlds.observe import text_views
 from worlds.scenario import Scenario
 from worlds.state import State
 
@@ -40,10 +40,7 @@ class Observations:
 
     def texts(self) -> list[str]:
         """The text view of every row (what the agent sees, where, its goal, in plain words)."""
-        return [
-            text_view(self.scenario, self.state, self.view[k], int(b), int(i), self.action_mask[k])
-            for k, (b, i) in enumerate(zip(self.world.tolist(), self.agent.tolist(), strict=True))
-        ]
+        return text_views(self.scenario, self.state, self.view, self.world, self.agent, self.action_mask)
 
     def last_moves(self) -> np.ndarray:
         """Each row's last move (`State.last_move`: 1..4, 0 for none yet), int8[n]."""

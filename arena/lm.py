@@ -28,7 +28,7 @@ from worlds.scenario import Scenario
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "lm" / "default"
 BATCHES = (1, 16, 64, 256)
-LOGGED = ("loss", "entropy", "approx_kl", "clip_fraction", "explained_variance", "q", "epsilon")
+LOGGED = ("loss", "entropy", "approx_kl", "clip_fraction", "explained_variance", "grad_norm", "q", "epsilon")
 
 
 # -- playing ----------------------------------------------------------------------------------
@@ -98,14 +98,17 @@ def drive(learner, scenario: Scenario, num_worlds: int, steps: int, seed: int, l
                 Observations.of_batch(scenario, env.world, raw, others)
             ).reshape(num_worlds, len(others))
         new, rewards, term, trunc, info = env.step(actions)
-        last = new
+        last, state = new, env.world
         if info["done"].any():  # the last observation of finished worlds, for bootstrapping
             last = {k: v.copy() for k, v in new.items()}
             idx = np.flatnonzero(info["done"])
             for key in last:
                 last[key][idx] = info["final_obs"][key]
+            # and their last state: an LM's prompt reads position, step and goal off the state
+            state = env.world.copy()
+            state.put(idx, info["final_state"])
             recent = (recent + info["success"].tolist())[-200:]
-        next_obs = Observations.of_batch(scenario, env.world, last, mine)
+        next_obs = Observations.of_batch(scenario, state, last, mine)
         metrics = learner.learn(
             Transition(
                 obs, actions[:, mine].reshape(-1), rewards[:, mine].reshape(-1),
@@ -424,7 +427,7 @@ def run(model: str, batches, seconds: float, episodes: int, seed: int = 0) -> di
     print(
         f"model {model}: {parameter_count(lm):,} parameters, loaded in {time.perf_counter() - start:.1f} s; "
         f"{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{platform.processor() or platform.machine()}"
+        f"{platform.processor() or platform.machine()}, load average {_load()}"
     )
     out = {"speed": speed(lm, tokenizer, make_scenario("maze_v0"), batches, seconds, seed, model)}
     if episodes:
@@ -440,7 +443,8 @@ def speed(
     from agents.lm.policy import LMController
 
     print(f"\ndecisions/s, {scenario.name} (1 agent, {len(scenario.actions)} candidate actions), sampled")
-    print(f"{'batch':>6} | {'decisions/s':>11} | {'ms/call':>8} | {'in the model':>12} | prompt tokens")
+    print(f"{'batch':>6} | {'decisions/s':>11} | {'ms/call':>8} | {'cpu ms/call':>11} | "
+          f"{'in the model':>12} | prompt tokens")  # fmt: skip
     rows = []
     for B in batches:
         controller = LMController(lm, tokenizer, scenario, seed=seed, model_name=name)
@@ -450,20 +454,27 @@ def speed(
         obs = Observations.of_batch(scenario, env.world, raw, [0])
         tokens = np.mean([len(controller.scorer.encode([p.text])[0]) for p in controller.prompts(obs)])
         env.step(controller.act(obs).reshape(B, 1))  # warm-up (and the prefix cache)
-        calls, spent, model_time[0] = 0, 0.0, 0.0
+        calls, spent, cpu, model_time[0] = 0, 0.0, 0.0, 0.0
         while spent < seconds or calls < 2:
             obs = Observations.of_batch(scenario, env.world, raw, [0])
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             actions = controller.act(obs)
-            spent += time.perf_counter() - t
+            spent, cpu = spent + time.perf_counter() - t, cpu + time.process_time() - c
             calls += 1
             raw, *_ = env.step(actions.reshape(B, 1))
         row = {"batch": B, "decisions_per_s": B * calls / spent, "ms_per_call": 1000 * spent / calls,
-               "model_share": model_time[0] / spent, "prompt_tokens": float(tokens)}  # fmt: skip
+               "cpu_ms_per_call": 1000 * cpu / calls, "model_share": model_time[0] / spent,
+               "prompt_tokens": float(tokens)}  # fmt: skip
         rows.append(row)
         print(f"{B:>6} | {row['decisions_per_s']:>11,.0f} | {row['ms_per_call']:>8.1f} | "
-              f"{row['model_share']:>11.0%} | {tokens:.0f}", flush=True)  # fmt: skip
+              f"{row['cpu_ms_per_call']:>11.1f} | {row['model_share']:>11.0%} | {tokens:.0f}",
+              flush=True)  # fmt: skip
     return rows
+
+
+def _load() -> str:
+    """The 1-minute load average (other jobs sharing the CPU slow every figure), where known."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "unknown"
 
 
 def _timed(scorer) -> list[float]:

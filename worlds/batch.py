@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from worlds import engine
-from worlds.observe import text_view, views
+from worlds.observe import text_views, views
 from worlds.scenario import Scenario
 from worlds.spaces import action_space, observation_space
 
@@ -96,14 +96,12 @@ class BatchEnv:
         if self.obs_type == "view":
             return seen
         if self.obs_type == "text":
-            text = [
-                [
-                    text_view(self.scenario, world, seen[b, i], b, i, mask[b, i])
-                    for i in range(self.num_agents)
-                ]
-                for b in range(world.num_worlds)
-            ]
-            return {"text": text, "action_mask": mask}
+            B, N = world.num_worlds, self.num_agents
+            rows = (np.repeat(np.arange(B), N), np.tile(np.arange(N), B))
+            flat = text_views(
+                self.scenario, world, seen.reshape(B * N, *seen.shape[2:]), *rows, mask.reshape(B * N, -1)
+            )
+            return {"text": [flat[b * N : (b + 1) * N] for b in range(B)], "action_mask": mask}
         return {"view": seen, "action_mask": mask}
 
 

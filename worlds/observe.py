@@ -69,41 +69,81 @@ def text_view(
     scenario: Scenario, state: State, view: np.ndarray, world: int, agent: int, mask: np.ndarray
 ) -> str:
     """What agent `agent` of world `world` sees, in plain words, read off its `view`."""
-    names = scenario.agent_names
+    return text_views(scenario, state, view[None], np.array([world]), np.array([agent]), mask[None])[0]
+
+
+def text_views(
+    scenario: Scenario, state: State, view: np.ndarray, world: np.ndarray, agent: np.ndarray, mask: np.ndarray
+) -> list[str]:
+    """`text_view` of many rows at once (row k: agent `agent[k]` of world `world[k]`, its view
+    `view[k]` and action mask `mask[k]`): the map block of every row is drawn in one pass, and
+    the lines that repeat (task, legend, legal actions) are built once."""
+    world, agent = np.asarray(world, dtype=np.int64), np.asarray(agent, dtype=np.int64)
     r = scenario.view_size // 2
-    row, col = state.pos[world, agent]
-    team = scenario.team_names[scenario.teams[agent]]
-    lines = [
-        f"You are {names[agent]} (team {team}) at row {row}, column {col}; "
-        f"step {state.t[world]} of {scenario.max_cycles}.",
-        f"Your task: {scenario.goal_words(agent)}.",
-    ]
-    goal = state.goal[world, agent]
-    if goal[0] >= 0:
-        lines.append(f"Your goal is {_direction_words(goal - state.pos[world, agent])}.")
-    chars = CHAR_TABLE[view[..., 0]].copy()
-    occ = occupancy(state)[world]
-    p = state.pad
-    window = occ[row + p - r : row + p + r + 1, col + p - r : col + p + r + 1]
-    others = []
-    for y, x in np.argwhere(window >= 0):
-        j = int(window[y, x])
-        chars[y, x] = "@" if j == agent else str(j)
-        if j != agent:
-            kind = "teammate" if scenario.teams[j] == scenario.teams[agent] else "rival"
-            others.append(f"{names[j]} ({kind}, shown as {j}) {_direction_words((y - r, x - r))}")
-    lines.append(
+    pos = state.pos[world, agent]  # [n, 2]
+    window = _occupancy_windows(state, world, pos, r)
+    mine = window == agent[:, None, None]
+    chars = np.where(window >= 0, np.where(mine, ord("@"), _FIRST_DIGIT[window]), _CHAR_CODES[view[..., 0]])
+    newline = np.full((*chars.shape[:2], 1), ord("\n"), dtype=np.uint8)
+    maps = np.concatenate([chars.astype(np.uint8), newline], 2).reshape(len(agent), -1)
+    others = ((window >= 0) & ~mine).any((1, 2))
+    legend = (
         f"You see {scenario.view_size}x{scenario.view_size} cells around you, north up, "
         "you are @ in the middle (# wall, . floor, G goal, P pressure plate, D closed gate, "
         "d open gate, digits other agents, blank outside the map):"
     )
-    lines += ["".join(line) for line in chars]
-    lines.append("Others in view: " + ("; ".join(others) if others else "none") + ".")
-    here = NAME_OF[int(view[r, r, 0])]
-    lines.append(f"You stand on {here}.")
-    legal = [scenario.actions[a] for a in np.flatnonzero(mask)]
-    lines.append("Legal actions: " + ", ".join(legal) + ".")
-    return "\n".join(lines)
+    tasks, legal = {}, {}
+    texts = []
+    for k, (b, i) in enumerate(zip(world.tolist(), agent.tolist(), strict=True)):
+        if i not in tasks:
+            tasks[i] = _who(scenario, i)
+        who, task = tasks[i]
+        row, col = pos[k].tolist()
+        lines = [f"You are {who} {row}, column {col}; step {state.t[b]} of {scenario.max_cycles}.", task]
+        goal = state.goal[b, i]
+        if goal[0] >= 0:
+            lines.append(f"Your goal is {_direction_words(goal - pos[k])}.")
+        seen = _others_in_view(scenario, window[k], i, r) if others[k] else "none"
+        lines += [legend, maps[k].tobytes().decode("ascii")[:-1], f"Others in view: {seen}."]
+        lines.append(f"You stand on {NAME_OF[int(view[k, r, r, 0])]}.")
+        key = mask[k].tobytes()
+        if key not in legal:
+            legal[key] = (
+                "Legal actions: " + ", ".join(scenario.actions[a] for a in np.flatnonzero(mask[k])) + "."
+            )
+        lines.append(legal[key])
+        texts.append("\n".join(lines))
+    return texts
+
+
+# Characters of cell codes, and the character that draws agent j in a view (its first digit:
+# one character per cell).
+_CHAR_CODES = np.frombuffer("".join(CHAR_TABLE.tolist()).encode("ascii"), dtype=np.uint8)
+_FIRST_DIGIT = np.array([ord(str(j)[0]) for j in range(128)], dtype=np.uint8)
+
+
+def _who(scenario: Scenario, agent: int) -> tuple[str, str]:
+    """The start of the first line ("<name> (team <team>) at row") and the task line."""
+    team = scenario.team_names[scenario.teams[agent]]
+    return f"{scenario.agent_names[agent]} (team {team}) at row", f"Your task: {scenario.goal_words(agent)}."
+
+
+def _occupancy_windows(state: State, world: np.ndarray, pos: np.ndarray, r: int) -> np.ndarray:
+    """int8[n, V, V]: the live agent (index, -1 for none) in each cell of each row's view."""
+    occ = occupancy(state)
+    rows = pos[:, 0, None] + state.pad + np.arange(-r, r + 1)  # [n, V]
+    cols = pos[:, 1, None] + state.pad + np.arange(-r, r + 1)
+    return occ[world[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def _others_in_view(scenario: Scenario, window: np.ndarray, agent: int, r: int) -> str:
+    names, teams = scenario.agent_names, scenario.teams
+    others = []
+    for y, x in np.argwhere((window >= 0) & (window != agent)).tolist():
+        j = int(window[y, x])
+        kind = "teammate" if teams[j] == teams[agent] else "rival"
+        others.append(f"{names[j]} ({kind}, shown as {j}) {_direction_words((y - r, x - r))}")
+    return "; ".join(others)
 
 
 def _direction_words(offset) -> str:

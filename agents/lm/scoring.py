@@ -14,17 +14,26 @@ The fast path (`Scorer.score`):
      tokens only, so each row sees exactly its own unpadded sequence;
   3. the first candidate token is read off that last position; longer candidates reuse the
      prompt's cache, repeated once per candidate, in one more forward.
+At inference a Llama (the default model, SmolLM2) runs step 2 in `agents.lm.llama_pass`
+instead: right-padded, its last layer only where it is read (about twice as fast here).
 `Scorer.score_naive` is the reference: one unpadded forward per (row, candidate), no cache.
 """
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import itertools
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from transformers import DynamicCache
 
+from agents.lm import llama_pass
+from agents.lm.llama_pass import BodyPass
 from agents.lm.prompt import Prompt, candidate
 
 NORMALIZE = ("sum", "token", "word")
@@ -59,6 +68,8 @@ class Scorer:
         width = max(lengths)
         self.cand_ids = torch.tensor([ids + [self.pad] * (width - len(ids)) for ids in self.candidates])
         self._prefix_kv: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        if self.device.type == "cpu":
+            keep_freed_memory()
 
     @property
     def device(self) -> torch.device:
@@ -94,38 +105,44 @@ class Scorer:
         unique = list(dict.fromkeys(p.prefix for p in prompts))
         row_u = torch.tensor([unique.index(p.prefix) for p in prompts], device=device)
         layers, prefix_len = self._prefixes(unique, keep)
-        width = int(prefix_len.max())
-        past = DynamicCache(ddp_cache_data=[(_rows(k, row_u, n), _rows(v, row_u, n)) for k, v in layers])
-        prefix_mask = torch.arange(width, device=device) >= (width - prefix_len)[row_u, None]
+        prefix = [(_rows(k, row_u, n), _rows(v, row_u, n)) for k, v in layers]
+        prefix_len, bodies = prefix_len[row_u], self.encode([p.body for p in prompts])
+        long_candidates = self.cand_ids.shape[1] > 1
+        if llama_pass.fits(self.model):
+            ids, length = _padded(bodies, self.pad, left=False, device=device)
+            out = llama_pass.run_bodies(self.model, prefix, prefix_len, ids, length, long_candidates)
+        else:
+            out = self._run_bodies(prefix, prefix_len, bodies, long_candidates, hidden)
+        logp = torch.log_softmax(out.logits.float(), -1)
+        cand = self.cand_ids.to(device)
+        total = logp[:, cand[:, 0]]  # [n, A]
+        if long_candidates:
+            total = total + self._rest(out.past, out.mask, out.last, cand)
+        return Scores(self._normalize(total), out.hidden if hidden else None)
 
-        bodies = self.encode([p.body for p in prompts])
-        body_len = torch.tensor([len(ids) for ids in bodies], device=device)
-        span = int(body_len.max())
-        ids = torch.full((n, span), self.pad, dtype=torch.long)
-        for r, row in enumerate(bodies):
-            ids[r, span - len(row) :] = torch.tensor(row, dtype=torch.long)
-        ids = ids.to(device)
+    def _run_bodies(self, prefix, prefix_len, bodies, keep_cache: bool, hidden: bool) -> BodyPass:
+        """The model's own forward over the bodies, left-padded so every row's last prompt token
+        is the last position, on top of the rows' prefix caches (any causal LM; gradients)."""
+        width, device = prefix[0][0].shape[2], prefix_len.device
+        past = DynamicCache(ddp_cache_data=prefix)
+        prefix_mask = torch.arange(width, device=device) >= (width - prefix_len)[:, None]
+        ids, body_len = _padded(bodies, self.pad, left=True, device=device)
+        span = ids.shape[1]
         body_mask = torch.arange(span, device=device) >= (span - body_len)[:, None]
-        first = prefix_len[row_u] - (span - body_len)  # position of a row's first body slot
+        first = prefix_len - (span - body_len)  # position of a row's first body slot
         positions = (first[:, None] + torch.arange(span, device=device)).clamp(min=0)
         mask = torch.cat([prefix_mask, body_mask], 1).long()
-        long_candidates = self.cand_ids.shape[1] > 1
         out = self.model(
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
             past_key_values=past,
-            use_cache=long_candidates,
+            use_cache=keep_cache,
             output_hidden_states=hidden,
             logits_to_keep=1,
         )
-        logp = torch.log_softmax(out.logits[:, -1].float(), -1)
-        cand = self.cand_ids.to(device)
-        total = logp[:, cand[:, 0]]  # [n, A]
-        if long_candidates:
-            last = positions[:, -1]
-            total = total + self._rest(out.past_key_values, mask, last, cand)
-        return Scores(self._normalize(total), out.hidden_states[-1][:, -1] if hidden else None)
+        last_hidden = out.hidden_states[-1][:, -1] if hidden else None
+        return BodyPass(out.logits[:, -1], last_hidden, out.past_key_values, mask, positions[:, -1])
 
     def _prefixes(self, unique: list[str], keep: bool):
         """Per layer (keys, values) [U, heads, P, head_dim] of the distinct prefixes, left-padded
@@ -195,6 +212,26 @@ class Scorer:
         return self._normalize(out)
 
 
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Let glibc keep freed memory for reuse, once per process (Linux only; whether it did).
+
+    By default glibc maps every block over its threshold (128 KB, raised to the largest block
+    freed so far) afresh and returns the top of its heap to the system past twice that, so the
+    few MB of short-lived activations of each forward are page-faulted anew on every call (a
+    fifth of the time of a batch of 64 rows with the default model). Blocks up to 32 MB then
+    come from the heap, which keeps up to 64 MB free (as GLIBC_TUNABLES=glibc.malloc.mmap_threshold
+    =33554432:glibc.malloc.trim_threshold=67108864 would)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return mallopt(_M_MMAP_THRESHOLD, 32 << 20) == 1 and mallopt(_M_TRIM_THRESHOLD, 64 << 20) == 1
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 _PROBE = "You are x_1 (a b) at row 1, column 20; step 3.\n  #.G\n#P@d \n     \nLegal actions: noop."
 
 
@@ -217,6 +254,16 @@ def _line_by_line(tokenizer) -> bool:
     lines = [("\n" + line if k else line) for k, line in enumerate(_PROBE.split("\n"))]
     whole = _encode(tokenizer, [_PROBE])[0]
     return whole == [i for ids in _encode(tokenizer, lines) for i in ids]
+
+
+def _padded(rows: list[list[int]], pad: int, left: bool, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token rows as long[n, longest] padded with `pad` on the left or the right, and their lengths."""
+    length = np.array([len(row) for row in rows])
+    span = np.arange(length.max())
+    real = span >= length.max() - length[:, None] if left else span < length[:, None]
+    ids = np.full(real.shape, pad, dtype=np.int64)
+    ids[real] = np.fromiter(itertools.chain.from_iterable(rows), np.int64, int(length.sum()))
+    return torch.from_numpy(ids).to(device), torch.from_numpy(length).to(device)
 
 
 def _left_pad(x: torch.Tensor, width: int) -> torch.Tensor:
