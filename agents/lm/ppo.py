@@ -3,14 +3,19 @@
 The policy is the LM policy of `agents.lm.policy`: a softmax over the legal actions of each
 action string's log-likelihood after the prompt (divided by `temperature`). The value head is
 a small MLP on the LM's final hidden state at the last prompt token. Every `rollout` steps the
-learner computes GAE(lambda) advantages (the shared `gae` of `agents.policy_gradient`) and runs
+learner computes GAE(lambda) advantages (the shared `gae` of `agents.policy_gradient`; a
+time-out ends the return like a termination, as the prompt shows the step count) and runs
 `epochs` passes of minibatches of `minibatch` samples on
 
     clipped-ratio policy loss + vf_coef * value loss - ent_coef * entropy
 
-updating the whole LM (full fine-tuning, learning rate `lr`) and the head (`value_lr`) with
-Adam. It follows the Learner protocol (`act`, `learn`, `state`, `save`), so a training loop
-drives it like any learner; `agents.lm.learning.load_lm_learner` rebuilds it from its file.
+(`agents.ppo_loss`), updating the whole LM (full fine-tuning, learning rate `lr`) and the head
+(`value_lr`) with Adam, each group's gradient clipped to `max_grad_norm` on its own. An update
+stops early once a minibatch's approximate KL from the acting policy passes 1.5 x `target_kl`:
+on the shipped model a few Adam steps already move the policy that far, and without the stop
+its success swung by up to 0.3 from one update to the next. It follows the Learner protocol
+(`act`, `learn`, `state`, `save`), so a training loop drives it like any learner;
+`agents.lm.learning.load_lm_learner` rebuilds it from its file.
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import torch.nn.functional as F
 
 from agents.base import Observations, Thinking, Transition
 from agents.learner import Learner, load_optimizer_state, optimizer_state, sample, with_nan
-from agents.lm.learning import check_actions, describe, load_model_tensors, model_tensors, rows, seat
+from agents.lm.learning import check_actions, describe, load_model_tensors, model_tensors, seat
 from agents.nets import masked
 from agents.policy_gradient import gae
+from agents.ppo_loss import ppo_loss
 
 
 class ValueHead(torch.nn.Module):
@@ -44,17 +50,18 @@ class LMPPO(Learner):
     DEFAULTS = {
         "model": "default",  # the LM to start from: default, smollm2, a folder or cached hub id
         "lora": 0,  # LoRA rank on the attention projections (agents.lm.lora); 0: full fine-tuning
-        "lr": 1e-4,  # the LM's weights
+        "lr": 3e-4,  # the LM's weights (1e-4 barely moved the shipped model, 1e-3 drifted)
         "value_lr": 3e-3,  # the value head's, fresh where the LM is pretrained
         "gamma": 0.99,
         "gae_lambda": 0.95,
         "rollout": 32,
-        "epochs": 2,
+        "epochs": 4,
         "minibatch": 64,
         "clip": 0.2,
         "ent_coef": 0.01,
         "vf_coef": 0.5,
         "max_grad_norm": 0.5,
+        "target_kl": 0.02,  # > 0: end an update's epochs once a step's approx_kl passes 1.5x this
         "normalize_advantages": True,
         "temperature": 1.0,
         "normalize": "sum",
@@ -116,12 +123,10 @@ class LMPPO(Learner):
             acted = (tr.obs, *self._evaluate(tr.obs))  # act() saw other rows last
         _, prompts, legal, logp_all, value = acted
         active = np.asarray(tr.active, bool)
-        term = np.asarray(tr.terminated, bool) & active
-        trunc = np.asarray(tr.truncated, bool) & active
-        boot = torch.zeros(len(active), device=self.device)
-        cut = np.flatnonzero(trunc)
-        if len(cut):  # truncated rows bootstrap from their last observation
-            boot[cut] = self._evaluate(rows(tr.next_obs, cut))[3]
+        # A time-out ends the episode like a termination: the prompt reads "step t of max_cycles",
+        # so the policy plays a finite horizon and nothing follows the last step (Pardo et al.
+        # 2018). Bootstrapping there made running out the clock look as good as a late arrival.
+        ended = (np.asarray(tr.terminated, bool) | np.asarray(tr.truncated, bool)) & active
         self.buffer.append(
             {
                 "prompts": prompts,
@@ -131,9 +136,7 @@ class LMPPO(Learner):
                 "action": torch.as_tensor(np.asarray(tr.action, np.int64), device=self.device),
                 "reward": torch.as_tensor(np.asarray(tr.reward, np.float32), device=self.device),
                 "active": torch.as_tensor(active, device=self.device),
-                "term": torch.as_tensor(term, device=self.device),
-                "trunc": torch.as_tensor(trunc, device=self.device),
-                "boot": boot,
+                "ended": torch.as_tensor(ended, device=self.device),
             }
         )
         self._next = tr.next_obs
@@ -155,8 +158,9 @@ class LMPPO(Learner):
         self.buffer = []
         stack = {k: torch.stack([step[k] for step in buf]) for k in buf[0] if k != "prompts"}
         last = self._evaluate(self._next)[3]
+        never = torch.zeros_like(stack["ended"])  # no episode is cut short: none bootstraps
         adv = gae(
-            stack["reward"], stack["value"], last, stack["boot"], stack["term"], stack["trunc"],
+            stack["reward"], stack["value"], last, stack["value"] * 0, stack["ended"], never,
             stack["active"], gamma=h["gamma"], lam=h["gae_lambda"],
         )  # fmt: skip
         ret = adv + stack["value"]
@@ -174,13 +178,14 @@ class LMPPO(Learner):
         flat["old_logp"] = flat["logp_all"].gather(1, flat["action"][:, None]).squeeze(1)
         stats: dict[str, list[float]] = {}
         self.model.train()
-        for _ in range(h["epochs"]):
-            order = self.rng.permutation(count)
-            for start in range(0, count, h["minibatch"]):
-                pick = order[start : start + h["minibatch"]]
-                mb = {k: v[torch.as_tensor(pick, device=self.device)] for k, v in flat.items()}
-                for key, value in self._step([prompts[k] for k in pick.tolist()], mb).items():
-                    stats.setdefault(key, []).append(value)
+        far = 1.5 * h["target_kl"] if h["target_kl"] > 0 else float("inf")
+        for pick in self._minibatches(count):
+            mb = {k: v[torch.as_tensor(pick, device=self.device)] for k, v in flat.items()}
+            step = self._step([prompts[k] for k in pick.tolist()], mb)
+            for key, value in step.items():
+                stats.setdefault(key, []).append(value)
+            if step["approx_kl"] > far:
+                break  # the policy has moved far from the one that acted: end this update
         self.model.eval()
         self.scorer.clear_cache()  # the weights changed
         out = {k: float(np.mean(v)) for k, v in stats.items()}
@@ -189,32 +194,25 @@ class LMPPO(Learner):
         out["samples"] = float(count)
         return out
 
+    def _minibatches(self, count: int):
+        """Index arrays of `minibatch` samples: `epochs` shuffled passes over `count`."""
+        for _ in range(self.hyper["epochs"]):
+            order = self.rng.permutation(count)
+            for start in range(0, count, self.hyper["minibatch"]):
+                yield order[start : start + self.hyper["minibatch"]]
+
     def _step(self, prompts, mb: dict[str, torch.Tensor]) -> dict[str, float]:
         h = self.hyper
         logp_all, value = self._forward(prompts, mb["legal"])
-        logp = logp_all.gather(1, mb["action"][:, None]).squeeze(1)
-        ratio = (logp - mb["old_logp"]).exp()
-        clipped = ratio.clamp(1 - h["clip"], 1 + h["clip"])
-        policy_loss = -torch.minimum(ratio * mb["adv"], clipped * mb["adv"]).mean()
-        entropy = -(logp_all.exp() * logp_all).where(mb["legal"], 0.0).sum(-1).mean()
-        value_loss = 0.5 * ((value - mb["ret"]) ** 2).mean()
-        loss = policy_loss + h["vf_coef"] * value_loss - h["ent_coef"] * entropy
+        loss, stats = ppo_loss(logp_all, value, mb, h["clip"], h["vf_coef"], h["ent_coef"])
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        torch.nn.utils.clip_grad_norm_(params, h["max_grad_norm"])
+        # Clipped apart, so that neither's gradient scales the other's step.
+        lm, head = (group["params"] for group in self.optimizer.param_groups)
+        stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(lm, h["max_grad_norm"]))
+        stats["value_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(head, h["max_grad_norm"]))
         self.optimizer.step()
-        with torch.no_grad():
-            approx_kl = ((ratio - 1) - (logp - mb["old_logp"])).mean()
-            clip_frac = ((ratio - 1).abs() > h["clip"]).float().mean()
-        return {
-            "loss": loss.item(),
-            "policy_loss": policy_loss.item(),
-            "value_loss": value_loss.item(),
-            "entropy": entropy.item(),
-            "approx_kl": float(approx_kl),
-            "clip_fraction": float(clip_frac),
-        }
+        return {"loss": loss.item()} | stats
 
     # -- saving ----------------------------------------------------------------------------------
     def state(self, buffers: bool = True):

@@ -1,4 +1,5 @@
-"""PPO on the language model: it learns a small maze from reward, and saves/loads itself."""
+"""PPO on the language model: it learns a small maze from reward, fine-tuning lifts the shipped
+model, and it saves/loads itself."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from agents.lm.learning import load_lm_learner
 from agents.lm.model import build_model
 from agents.lm.ppo import LMPPO
 from agents.lm.tokenizer import build_tokenizer
-from arena.lm import drive, play
+from agents.planners import make_planner
+from arena.lm import drive, evaluated_seats, play
 
 # A small maze with a turn: east, east, then south, south to the goal.
 ELL = "#####\n#0..#\n###.#\n###G#\n#####\n"
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
+# A dead end: the hunter (0) must walk east to the cornered runner (1) and tag it.
+DEAD_END = "#######\n#0...1#\n#######\n"
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +34,21 @@ def ell(tmp_path):
     path = tmp_path / "ell.txt"
     path.write_text(ELL)
     return worlds.make_scenario("maze_v0", map=str(path), max_cycles=16, view_size=5)
+
+
+@pytest.fixture()
+def dead_end(tmp_path):
+    path = tmp_path / "dead_end.txt"
+    path.write_text(DEAD_END)
+    return worlds.make_scenario("tag_v0", map=str(path), num_agents=2, num_hunters=1, max_cycles=10)
+
+
+class Greedy:
+    def __init__(self, learner):
+        self.learner = learner
+
+    def act(self, obs):
+        return self.learner.act(obs, explore=False)
 
 
 def learner(scenario, tokenizer, seed=0, **hyper):
@@ -51,6 +70,41 @@ def test_ppo_on_the_lm_raises_success_on_a_small_maze(tokenizer, ell):
     assert after["length"] < before["length"]
 
 
+@pytest.mark.slow
+def test_fine_tuning_the_shipped_model_teaches_it_to_tag(dead_end, one_thread):
+    """The distilled model walks up to the runner but almost never tags (the planners it learned
+    from rarely do); PPO with the default hyper-parameters fixes that from reward alone."""
+    torch.manual_seed(0)
+    agent = LMPPO(dead_end, 0, "cpu", rollout=16)  # the shipped model
+
+    def success(player) -> float:
+        seats = evaluated_seats(dead_end, player, make_planner(dead_end, 0))
+        return play(dead_end, seats, episodes=64, seed=100)["success"]
+
+    before = success(agent), success(Greedy(agent))
+    history = drive(agent, dead_end, num_worlds=16, steps=160, seed=0)
+    after = success(agent), success(Greedy(agent))
+    assert all(h["grad_norm"] > 0 for h in history)  # the gradient reaches the LM
+    assert max(before) <= 0.1, before
+    assert min(after) >= 0.8, (before, after)
+
+
+def test_bootstrap_prompts_read_the_finished_episode(dead_end):
+    """A truncated row is bootstrapped from its last observation: its prompt must describe the
+    episode that ended (step 10 of 10), not the next one the world has already started."""
+    seen = []
+
+    class Recorder:
+        def act(self, obs):
+            return np.zeros(len(obs.world), np.int64)  # noop: every episode runs out of time
+
+        def learn(self, tr):
+            seen.extend(t for t, cut in zip(tr.next_obs.texts(), tr.truncated, strict=True) if cut)
+
+    drive(Recorder(), dead_end, num_worlds=2, steps=12, seed=0)
+    assert len(seen) == 2 and all("step 10 of 10." in text for text in seen), seen
+
+
 def test_update_runs_on_schedule_and_changes_the_whole_lm(tokenizer, ell):
     agent = learner(ell, tokenizer, rollout=4, epochs=1, ent_coef=0.01)  # a gradient even without reward
     start = {k: v.clone() for k, v in agent.model.state_dict().items()}
@@ -62,6 +116,30 @@ def test_update_runs_on_schedule_and_changes_the_whole_lm(tokenizer, ell):
     assert len(changed) == len(start)  # full fine-tuning: every tensor moved
     think = agent.thinking()
     assert think.kind == "probs" and "value" in think.extras
+
+
+def test_a_time_out_ends_the_return(tokenizer, tmp_path):
+    """The prompt shows the step count, so nothing follows the last step: with V = 1 everywhere
+    and no reward, the last step's target is 0 (not gamma * V) and the one before gamma * (1 -
+    lambda) (GAE with V = 1)."""
+    path = tmp_path / "ell.txt"
+    path.write_text(ELL)
+    short = worlds.make_scenario("maze_v0", map=str(path), max_cycles=2, view_size=5)  # goal 4 away
+    agent = learner(short, tokenizer, rollout=2, epochs=1, minibatch=64, gamma=0.99, gae_lambda=0.95)
+    torch.nn.init.constant_(agent.value.net[2].bias, 1.0)
+    (update,) = drive(agent, short, num_worlds=4, steps=2, seed=0)  # one episode, one step of Adam
+    targets = np.array([0.99 * (1 - 0.95), 0.0])
+    assert update["value_loss"] == pytest.approx(0.5 * np.mean((1 - targets) ** 2), rel=1e-5)
+
+
+def test_target_kl_ends_an_update_early(tokenizer, ell):
+    def optimizer_steps(**hyper) -> int:
+        agent = learner(ell, tokenizer, rollout=4, epochs=4, minibatch=8, ent_coef=0.01, **hyper)
+        drive(agent, ell, num_worlds=4, steps=4, seed=1)  # one update of 16 samples
+        return int(agent.optimizer.state_dict()["state"][0]["step"])
+
+    assert optimizer_steps() == 8  # 4 epochs of 2 minibatches
+    assert 1 <= optimizer_steps(target_kl=1e-6) < 8
 
 
 def test_checkpoint_rebuilds_the_learner_alone(tokenizer, ell, tmp_path):
