@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from agents.base import Observations, Thinking, Transition
 from agents.learner import Learner, load_optimizer_state, optimizer_state, sample, with_nan
 from agents.lm.learning import check_actions, describe, load_model_tensors, model_tensors, seat
+from agents.lm.prompt import Prompt
 from agents.nets import masked
 from agents.policy_gradient import gae
 from agents.ppo_loss import ppo_loss
@@ -148,9 +149,9 @@ class LMPPO(Learner):
 
     def end_task(self, task: str) -> None:
         super().end_task(task)
-        if self.buffer:
+        if self.buffer and self._next is not None:  # None: a restored rollout, no step since
             self._update()
-        self._acted = self._next = None
+        self.buffer, self._acted, self._next = [], None, None
 
     # -- updates ---------------------------------------------------------------------------------
     def _update(self) -> dict[str, float]:
@@ -216,11 +217,16 @@ class LMPPO(Learner):
 
     # -- saving ----------------------------------------------------------------------------------
     def state(self, buffers: bool = True):
-        """Weights, head and optimizer; a partial rollout is not kept (its prompts are text)."""
+        """Weights, head and optimizer; with `buffers`, the partial rollout too (its prompts as
+        text in the extras), so that a resumed run updates on the same steps."""
         tensors, extras = super().state(buffers)
         tensors |= model_tensors(self.model, "lm")
         tensors |= {f"value.{k}": v for k, v in self.value.state_dict().items()}
         optim, extras["optimizer"] = optimizer_state(self.optimizer, "optim")
+        if buffers and self.buffer:
+            keys = [k for k in self.buffer[0] if k != "prompts"]
+            tensors |= {f"rollout.{k}": torch.stack([step[k] for step in self.buffer]) for k in keys}
+            extras["rollout"] = [[[p.prefix, p.body] for p in step["prompts"]] for step in self.buffer]
         return tensors | optim, extras
 
     def load_state(self, tensors, extras) -> None:
@@ -230,4 +236,13 @@ class LMPPO(Learner):
         load_optimizer_state(self.optimizer, "optim", tensors, extras["optimizer"])
         self.model.to(self.device)
         self.scorer.clear_cache()
-        self.buffer, self._acted, self._next = [], None, None
+        saved = {
+            k.removeprefix("rollout."): v.to(self.device)
+            for k, v in tensors.items()
+            if k.startswith("rollout.")
+        }
+        self.buffer = [
+            {"prompts": [Prompt(*p) for p in prompts]} | {k: v[t] for k, v in saved.items()}
+            for t, prompts in enumerate(extras.get("rollout", []))
+        ]
+        self._acted, self._next = None, None

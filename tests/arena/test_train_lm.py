@@ -112,25 +112,27 @@ def test_evaluation_leaves_the_learners_prompt_memory_alone():
 
 @pytest.mark.slow
 def test_killed_lm_run_resumed_ends_exactly_like_an_uninterrupted_one(tmp_path):
-    """Checkpoints on rollout boundaries (the partial rollout is not saved): the resumed run has
-    the same weights, optimizer, prompt memory and log as the run left alone."""
+    """Checkpoints in the middle of a rollout (the partial rollout is saved, prompts and all):
+    the resumed run has the same weights, optimizer, prompt memory and log as the run left
+    alone."""
     cfg = TrainConfig(
         scenario=MAZE, teams={"agents": "lm_ppo"}, hyper=PPO, worlds=4, steps=4 * 24,
-        log_every=8, eval_every=4 * 12, checkpoint_every=4 * 4, eval_worlds=3,
+        log_every=8, eval_every=4 * 12, checkpoint_every=4 * 5, eval_worlds=3,
     )  # fmt: skip
 
     class Killed(Exception):
         pass
 
     def stop(run: Run) -> None:
-        if run.step >= 4 * 15:
+        if run.step >= 4 * 14:
             raise Killed
 
     Run(cfg, tmp_path / "whole", quiet=True).run()
     with pytest.raises(Killed):
         Run(cfg, tmp_path / "killed", quiet=True).run(stop)
     saved = load_run(tmp_path / "killed" / CHECKPOINT)
-    assert saved.progress["step"] == 4 * 12 and saved.progress["seats"][0]["memory"]
+    assert saved.progress["step"] == 4 * 10 and saved.progress["seats"][0]["memory"]
+    assert any(key.startswith("seat/agents/rollout.") for key in saved.tensors)  # mid-rollout
     Run(None, tmp_path / "killed", resume=True, quiet=True).run()
     for name in (CHECKPOINT, "agents.safetensors"):
         whole, again = load_file(tmp_path / "whole" / name), load_file(tmp_path / "killed" / name)
