@@ -43,6 +43,7 @@ from agents.learner import (
 )
 from agents.memory import check_memory, with_memory
 from agents.nets import CriticNet, PolicyValueNet, masked
+from agents.ppo_loss import ppo_loss
 from worlds.observe import NOBODY, RIVAL, SELF, TEAMMATE
 
 COMMON = {
@@ -273,16 +274,7 @@ class PolicyGradient(Learner):
     def _step(self, mb: dict[str, torch.Tensor]) -> dict[str, float]:
         h = self.hyper
         logp_all, value = self._forward(mb["view"], mb["legal"], mb.get("grid"))
-        logp = logp_all.gather(1, mb["action"][:, None]).squeeze(1)
-        ratio = (logp - mb["old_logp"]).exp()
-        if h["clip"] > 0:
-            clipped = ratio.clamp(1 - h["clip"], 1 + h["clip"])
-            policy_loss = -torch.minimum(ratio * mb["adv"], clipped * mb["adv"]).mean()
-        else:
-            policy_loss = -(ratio * mb["adv"]).mean()
-        entropy = -(logp_all.exp() * logp_all).sum(-1).mean()
-        value_loss = 0.5 * ((value - mb["ret"]) ** 2).mean()
-        loss = policy_loss + h["vf_coef"] * value_loss - h["ent_coef"] * entropy
+        loss, parts = ppo_loss(logp_all, value, mb, h["clip"], h["vf_coef"], h["ent_coef"])
         stats = {}
         if self.memory is not None and self.tasks and len(self.memory):
             replay_loss = self._replay_loss(self.memory.sample(len(mb["action"]), self.rng))
@@ -297,17 +289,7 @@ class PolicyGradient(Learner):
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
         torch.nn.utils.clip_grad_norm_(params, h["max_grad_norm"])
         self.optimizer.step()
-        with torch.no_grad():
-            approx_kl = ((ratio - 1) - (logp - mb["old_logp"])).mean()
-            clip_frac = ((ratio - 1).abs() > h["clip"]).float().mean() if h["clip"] > 0 else ratio * 0
-        return stats | {
-            "loss": loss.item(),
-            "policy_loss": policy_loss.item(),
-            "value_loss": value_loss.item(),
-            "entropy": entropy.item(),
-            "approx_kl": float(approx_kl),
-            "clip_fraction": float(clip_frac.mean()),
-        }
+        return stats | {"loss": loss.item()} | parts
 
     def _remember(self, flat: dict[str, torch.Tensor]) -> None:
         """Keep states for continual learning: the reservoir (replay) and recent states (EWC)."""
