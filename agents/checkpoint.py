@@ -11,6 +11,8 @@ asked to play fails with a `ValueError` naming the file and what is wrong.
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -35,6 +37,23 @@ def pick_device(name: str | torch.device = "auto") -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
+
+
+@contextmanager
+def deterministic():
+    """Torch's deterministic kernels while the block runs, its previous setting after. On CUDA
+    some default kernels (atomic adds in backward passes, cuDNN's fastest algorithms) differ from
+    run to run, so a resumed run would drift from the one left alone; on CPU this costs nothing.
+    Strict (not warn-only): with warn-only, torch's memory-efficient attention keeps its
+    non-deterministic backward pass."""
+    before = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # what torch asks of cuBLAS
+    torch.use_deterministic_algorithms(True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=warn_only)
 
 
 def make_learner(

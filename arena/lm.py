@@ -232,6 +232,7 @@ def add_parser(sub) -> None:
     bench.add_argument("--episodes", type=int, default=50, help="episodes per scenario for success")
     bench.add_argument("--seed", type=int, default=0)
     bench.add_argument("--threads", type=int, default=None)
+    bench.add_argument("--device", default="auto", help="auto (cuda if torch sees one), cpu or cuda")
     bench.add_argument("--no-success", action="store_true", help="speed only")
     bench.set_defaults(func=bench_command)
 
@@ -298,7 +299,8 @@ def bench_command(args) -> int:
     batches = [int(b) for b in args.batches.split(",") if b]
     if not batches or min(batches) < 1:
         raise ValueError(f"--batches must be positive integers, got {args.batches!r}")
-    run(args.model, batches, args.seconds, 0 if args.no_success else args.episodes, args.seed)
+    episodes = 0 if args.no_success else args.episodes
+    run(args.model, batches, args.seconds, episodes, args.seed, args.device)
     return 0
 
 
@@ -411,7 +413,7 @@ def _planner(scenario: Scenario, seed: int):
 SUCCESS_SCENARIOS = (("maze_v0", {}), ("maze_v0", {"style": "rooms"}), ("plates_v0", {}), ("tag_v0", {}))
 
 
-def run(model: str, batches, seconds: float, episodes: int, seed: int = 0) -> dict:
+def run(model: str, batches, seconds: float, episodes: int, seed: int = 0, device="auto") -> dict:
     """Print (and return) decisions/s per batch size and, with `episodes`, success per scenario."""
     import platform
 
@@ -421,7 +423,7 @@ def run(model: str, batches, seconds: float, episodes: int, seed: int = 0) -> di
     from agents.lm.model import load_model, parameter_count
     from worlds.registry import make_scenario
 
-    device = pick_device("auto")
+    device = pick_device(device)
     start = time.perf_counter()
     lm, tokenizer = load_model(model, device)
     print(

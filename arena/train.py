@@ -257,7 +257,14 @@ class Run:
     # -- running -------------------------------------------------------------------------------
     def run(self, callback=None) -> dict:
         """Train to `config.steps` env steps; `callback(run)` is called after every iteration
-        (tests raise in it to kill a run). Returns the summary."""
+        (tests raise in it to kill a run). Returns the summary. Torch's kernels are the
+        deterministic ones meanwhile, so that a resumed run on a GPU ends as the one left alone."""
+        from agents.checkpoint import deterministic
+
+        with deterministic():
+            return self._run(callback)
+
+    def _run(self, callback) -> dict:
         config = self.config
         log_every, eval_every = config.every("log_every"), config.every("eval_every")
         save_every = config.every("checkpoint_every")

@@ -234,6 +234,8 @@ class LMQ(Learner):
         if buffers and self.filled:
             tensors |= {f"replay.{k}": torch.as_tensor(v[: self.filled]) for k, v in self.replay.items()}
             extras |= {"filled": self.filled, "cursor": self.cursor}
+        if buffers and self._pending is not None:  # the last step, still waiting for its next state
+            tensors |= {f"pending.{k}": torch.as_tensor(v) for k, v in self._pending.items()}
         return tensors, extras
 
     def load_state(self, tensors, extras) -> None:
@@ -245,6 +247,7 @@ class LMQ(Learner):
         self.updates, self.filled, self.cursor = extras["updates"], extras["filled"], extras["cursor"]
         for key, store in self.replay.items():
             if f"replay.{key}" in tensors:
-                store[: self.filled] = tensors[f"replay.{key}"].numpy()
+                store[: self.filled] = tensors[f"replay.{key}"].cpu().numpy()
         self.seat.scorer.clear_cache()
-        self._pending = self._acted = None
+        pending = {k[8:]: v.cpu().numpy() for k, v in tensors.items() if k.startswith("pending.")}
+        self._pending, self._acted = pending or None, None

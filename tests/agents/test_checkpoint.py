@@ -14,7 +14,14 @@ from safetensors.torch import load_file, save_file
 
 import worlds
 from agents.base import Observations
-from agents.checkpoint import ALGOS, load_controller, make_learner, pick_device, read_checkpoint
+from agents.checkpoint import (
+    ALGOS,
+    deterministic,
+    load_controller,
+    make_learner,
+    pick_device,
+    read_checkpoint,
+)
 from agents.registry import make_controller
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -226,3 +233,10 @@ def test_pick_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
             pick_device("cuda")
+
+
+def test_deterministic_kernels_hold_inside_the_block_only():
+    before = torch.are_deterministic_algorithms_enabled()
+    with deterministic():
+        assert torch.are_deterministic_algorithms_enabled()
+    assert torch.are_deterministic_algorithms_enabled() == before

@@ -427,7 +427,9 @@ def test_ppo_hunters_beat_random_hunters_in_tag():
     tag = worlds.make_scenario("tag_v0", size=7, style="open", num_agents=3, num_hunters=2, max_cycles=12)
     hunters = [0, 1]
     agent = make_learner("ppo", tag, "cpu", seed=0, rollout=16, lr=1e-3, hidden=64)
-    train(agent, tag, 400, num_worlds=32, agents=hunters)
+    # 700 steps: at 400 the margin was 0.28-0.33 on seed 0 depending on the torch build;
+    # at 700 seeds 0-2 reach 0.88-0.94 against random's 0.31
+    train(agent, tag, 700, num_worlds=32, agents=hunters)
     learned = evaluate(agent, tag, 200, agents=hunters)
     random = evaluate(RandomAgent(0), tag, 200, agents=hunters)
     assert learned >= random + 0.3, (learned, random)

@@ -82,7 +82,7 @@ def test_checkpoint_round_trip_keeps_head_and_replay(tokenizer, corridor, tmp_pa
     agent = learner(corridor, tokenizer)
     drive(agent, corridor, num_worlds=4, steps=40, seed=1)
     path = agent.save(tmp_path / "lm_q.safetensors")
-    loaded = load_lm_learner(path)
+    loaded = load_lm_learner(path, device=agent.device)
     assert loaded.name == "lm_q" and loaded.filled == agent.filled and loaded.updates == agent.updates
     env = worlds.BatchEnv(corridor, 2, seed=5)
     raw = env.reset()

@@ -34,10 +34,10 @@ def test_train_writes_a_loadable_model_folder_with_its_card(model_dir, capsys):
 
 @pytest.mark.slow
 def test_bench_prints_speed_and_success_tables(model_dir, capsys):
-    args = ["lm", "bench", "--model", str(model_dir), *"--batches 1,4 --seconds 0.1 --episodes 1".split()]
-    assert main(args) == 0
+    options = "--batches 1,4 --seconds 0.1 --episodes 1 --device cpu".split()
+    assert main(["lm", "bench", "--model", str(model_dir), *options]) == 0
     out = capsys.readouterr().out
-    assert "decisions/s" in out and "zero-shot success" in out
+    assert "decisions/s" in out and "zero-shot success" in out and "; cpu, torch" in out
     for contestant in ("random", "planner", "greedy"):
         assert contestant in out
     assert "tag_v0" in out and "plates_v0" in out

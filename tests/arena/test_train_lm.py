@@ -110,13 +110,18 @@ def test_evaluation_leaves_the_learners_prompt_memory_alone():
     assert evaluate(scenario, [seat], num_worlds=3, seed=11, device="cpu") == first
 
 
+LM_Q = {"learning_starts": 8, "batch_size": 8, "target_every": 2}
+
+
 @pytest.mark.slow
-def test_killed_lm_run_resumed_ends_exactly_like_an_uninterrupted_one(tmp_path):
-    """Checkpoints in the middle of a rollout (the partial rollout is saved, prompts and all):
-    the resumed run has the same weights, optimizer, prompt memory and log as the run left
+@pytest.mark.parametrize("algo, hyper, partial", [("lm_ppo", PPO, "rollout."), ("lm_q", LM_Q, "pending.")])
+def test_killed_lm_run_resumed_ends_exactly_like_an_uninterrupted_one(tmp_path, algo, hyper, partial):
+    """Checkpoints in the middle of a rollout (lm_ppo saves its partial rollout, prompts and
+    all) or of an n-step transition (lm_q saves the last step, waiting for its next state): the
+    resumed run has the same weights, optimizer, replay, prompt memory and log as the run left
     alone."""
     cfg = TrainConfig(
-        scenario=MAZE, teams={"agents": "lm_ppo"}, hyper=PPO, worlds=4, steps=4 * 24,
+        scenario=MAZE, teams={"agents": algo}, hyper=hyper, worlds=4, steps=4 * 24,
         log_every=8, eval_every=4 * 12, checkpoint_every=4 * 5, eval_worlds=3,
     )  # fmt: skip
 
@@ -132,7 +137,7 @@ def test_killed_lm_run_resumed_ends_exactly_like_an_uninterrupted_one(tmp_path):
         Run(cfg, tmp_path / "killed", quiet=True).run(stop)
     saved = load_run(tmp_path / "killed" / CHECKPOINT)
     assert saved.progress["step"] == 4 * 10 and saved.progress["seats"][0]["memory"]
-    assert any(key.startswith("seat/agents/rollout.") for key in saved.tensors)  # mid-rollout
+    assert any(key.startswith(f"seat/agents/{partial}") for key in saved.tensors)  # mid-way
     Run(None, tmp_path / "killed", resume=True, quiet=True).run()
     for name in (CHECKPOINT, "agents.safetensors"):
         whole, again = load_file(tmp_path / "whole" / name), load_file(tmp_path / "killed" / name)
