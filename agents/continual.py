@@ -104,7 +104,7 @@ class EWC:
         """Estimate the Fisher as the mean squared gradient of per-sample `losses` (the negative
         log-likelihood of an action drawn from the policy, or a Q-value read as the mean of a
         unit Gaussian) and anchor the module's current weights."""
-        params = dict(module.named_parameters())
+        params = {name: p for name, p in module.named_parameters() if p.requires_grad}  # LoRA: adapters
         fresh = {name: torch.zeros_like(p) for name, p in params.items()}
         count = 0
         for loss in losses:
@@ -126,7 +126,8 @@ class EWC:
             return 0.0
         total = 0.0
         for name, p in module.named_parameters():
-            total = total + (self.fisher[name] * (p - self.anchor[name]) ** 2).sum()
+            if name in self.fisher:
+                total = total + (self.fisher[name] * (p - self.anchor[name]) ** 2).sum()
         return 0.5 * self.lam * total
 
     def state(self, prefix: str) -> dict[str, torch.Tensor]:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from agents.base import Observations, Thinking, Transition
+from agents.continual import EWC
 from agents.learner import Learner, load_optimizer_state, optimizer_state, sample, with_nan
 from agents.lm.learning import check_actions, describe, load_model_tensors, model_tensors, seat
 from agents.lm.prompt import Prompt
@@ -66,6 +67,11 @@ class LMPPO(Learner):
         "normalize_advantages": True,
         "temperature": 1.0,
         "normalize": "sum",
+        # against forgetting across tasks: "none" or "ewc" (agents.continual, on the LM's weights)
+        "continual": "none",
+        "ewc_lambda": 10.0,
+        "ewc_decay": 1.0,
+        "ewc_samples": 256,  # recent prompts kept for the Fisher estimate at a task's end
     }
 
     def __init__(self, scenario, seed: int = 0, device="cpu", lm=None, tokenizer=None, **hyper):
@@ -74,6 +80,8 @@ class LMPPO(Learner):
         h = self.hyper
         if h["rollout"] < 1 or h["epochs"] < 1 or h["minibatch"] < 1:
             raise ValueError("lm_ppo: rollout, epochs and minibatch must be >= 1")
+        if h["continual"] not in ("none", "ewc"):
+            raise ValueError(f"lm_ppo: continual must be 'none' or 'ewc', got {h['continual']!r}")
         self.seat = seat(
             scenario, seed, self.device, h["model"], lm, tokenizer, lora=h["lora"],
             normalize=h["normalize"], temperature=h["temperature"],
@@ -89,6 +97,8 @@ class LMPPO(Learner):
         ]
         self.optimizer = torch.optim.Adam(groups, eps=1e-5)
         self.buffer: list[dict] = []
+        self.ewc = EWC(h["ewc_lambda"], h["ewc_decay"]) if h["continual"] == "ewc" else None
+        self.recent: tuple[list[Prompt], torch.Tensor] | None = None  # prompts and legal, for EWC
         self._acted: tuple | None = None
         self._next: tuple | None = None  # (next_obs, value of the step) of the last learn()
 
@@ -148,10 +158,21 @@ class LMPPO(Learner):
         return None
 
     def end_task(self, task: str) -> None:
+        """Learn from the partial rollout, anchor the LM's weights (EWC), start afresh."""
         super().end_task(task)
         if self.buffer and self._next is not None:  # None: a restored rollout, no step since
             self._update()
         self.buffer, self._acted, self._next = [], None, None
+        if self.ewc is not None and self.recent is not None:
+            self.ewc.consolidate(self.model, self._policy_nll(*self.recent))
+
+    def _policy_nll(self, prompts: list[Prompt], legal: torch.Tensor):
+        """Per prompt, -log pi(a) of an action drawn from the policy itself: the squared
+        gradients average to the Fisher of the policy."""
+        for i, prompt in enumerate(prompts):
+            logp = self._forward([prompt], legal[i : i + 1])[0][0]
+            a = sample(logp.detach().exp().cpu().numpy()[None], self.rng)[0]
+            yield -logp[a]
 
     # -- updates ---------------------------------------------------------------------------------
     def _update(self) -> dict[str, float]:
@@ -174,6 +195,10 @@ class LMPPO(Learner):
         count = len(prompts)
         if count == 0:
             return {}
+        if self.ewc is not None:  # the latest rollout's prompts stand for the task at its end
+            keep = self.rng.permutation(count)[: h["ewc_samples"]]
+            legal = flat["legal"][torch.as_tensor(keep, device=self.device)]
+            self.recent = ([prompts[k] for k in keep.tolist()], legal)
         if h["normalize_advantages"] and count > 1:
             flat["adv"] = (flat["adv"] - flat["adv"].mean()) / (flat["adv"].std() + 1e-8)
         flat["old_logp"] = flat["logp_all"].gather(1, flat["action"][:, None]).squeeze(1)
@@ -206,6 +231,10 @@ class LMPPO(Learner):
         h = self.hyper
         logp_all, value = self._forward(prompts, mb["legal"])
         loss, stats = ppo_loss(logp_all, value, mb, h["clip"], h["vf_coef"], h["ent_coef"])
+        if self.ewc is not None and self.ewc.fisher:
+            penalty = self.ewc.penalty(self.model)
+            loss = loss + penalty
+            stats["ewc_penalty"] = penalty.item()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         # Clipped apart, so that neither's gradient scales the other's step.
@@ -227,6 +256,11 @@ class LMPPO(Learner):
             keys = [k for k in self.buffer[0] if k != "prompts"]
             tensors |= {f"rollout.{k}": torch.stack([step[k] for step in self.buffer]) for k in keys}
             extras["rollout"] = [[[p.prefix, p.body] for p in step["prompts"]] for step in self.buffer]
+        if self.ewc is not None:
+            tensors |= self.ewc.state("ewc")
+            if self.recent is not None:
+                tensors["recent.legal"] = self.recent[1]
+                extras["recent"] = [[p.prefix, p.body] for p in self.recent[0]]
         return tensors | optim, extras
 
     def load_state(self, tensors, extras) -> None:
@@ -245,4 +279,9 @@ class LMPPO(Learner):
             {"prompts": [Prompt(*p) for p in prompts]} | {k: v[t] for k, v in saved.items()}
             for t, prompts in enumerate(extras.get("rollout", []))
         ]
+        if self.ewc is not None:
+            self.ewc.load_state("ewc", tensors, self.device)
+            if "recent" in extras:
+                prompts = [Prompt(*p) for p in extras["recent"]]
+                self.recent = (prompts, tensors["recent.legal"].to(self.device))
         self._acted, self._next = None, None

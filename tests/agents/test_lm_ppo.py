@@ -3,6 +3,8 @@ model, and it saves/loads itself."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -20,8 +22,6 @@ from arena.lm import drive, evaluated_seats, play
 # A small maze with a turn: east, east, then south, south to the goal.
 ELL = "#####\n#0..#\n###.#\n###G#\n#####\n"
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
-# A dead end: the hunter (0) must walk east to the cornered runner (1) and tag it.
-DEAD_END = "#######\n#0...1#\n#######\n"
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,10 @@ def ell(tmp_path):
 
 
 @pytest.fixture()
-def dead_end(tmp_path):
-    path = tmp_path / "dead_end.txt"
-    path.write_text(DEAD_END)
-    return worlds.make_scenario("tag_v0", map=str(path), num_agents=2, num_hunters=1, max_cycles=10)
+def dead_end():
+    """A dead end (assets/maps/tag_corridor.txt): the hunter (0) must walk east to the cornered
+    runner (1) and tag it."""
+    return worlds.make_scenario("tag_v0", map="tag_corridor", num_agents=2, num_hunters=1, max_cycles=10)
 
 
 class Greedy:
@@ -183,3 +183,35 @@ def test_learner_refuses_rows_whose_actions_it_cannot_name(tokenizer, ell):
     wide = learner(ell, tokenizer, num_actions=6)  # room for 6, but it can only name maze's 5
     with pytest.raises(ValueError, match="build the learner on the scenario with the most actions"):
         wide.act(obs)
+
+
+def test_ewc_anchors_the_lm_at_a_task_end_and_holds_it_there(tokenizer, ell, tmp_path):
+    """continual=ewc: the end of a task estimates the Fisher of the policy on recent prompts and
+    anchors the LM's weights; on the next task the penalty keeps the weights that mattered
+    closer to the anchor than the same learner without it, and a checkpoint keeps all of it."""
+    # the corridor of `dead_end` with the maze's view size
+    dead_end = worlds.make_scenario(
+        "tag_v0", map="tag_corridor", num_agents=2, num_hunters=1, max_cycles=10, view_size=5
+    )
+    agent = learner(dead_end, tokenizer, continual="ewc", ewc_lambda=1e3, ewc_samples=8, rollout=4, epochs=1)
+    drive(agent, ell, num_worlds=4, steps=8, seed=1)
+    agent.end_task("ell")
+    trainable = {name for name, p in agent.model.named_parameters() if p.requires_grad}
+    assert agent.ewc.fisher.keys() == trainable and len(agent.recent[0]) == 8
+    fisher = torch.cat([f.flatten() for f in agent.ewc.fisher.values()])
+    assert torch.isfinite(fisher).all() and fisher.mean().item() == pytest.approx(1.0, rel=1e-4)
+    assert agent.ewc.penalty(agent.model).item() == 0.0  # at the anchor
+
+    loaded = load_lm_learner(agent.save(tmp_path / "ewc.safetensors"), device="cpu")
+    assert all(torch.equal(loaded.ewc.fisher[k], v) for k, v in agent.ewc.fisher.items())
+    assert [p.text for p in loaded.recent[0]] == [p.text for p in agent.recent[0]]
+
+    plain = copy.deepcopy(agent)
+    plain.ewc.lam = 0.0  # the same learner and Fisher, no penalty
+    for player in (agent, plain):
+        drive(player, dead_end, num_worlds=4, steps=16, seed=2)
+
+    def moved(player) -> float:  # sum F (w - w*)^2 with the anchored task's Fisher
+        return agent.ewc.penalty(player.model).item() / agent.ewc.lam
+
+    assert moved(agent) < 0.5 * moved(plain), (moved(agent), moved(plain))

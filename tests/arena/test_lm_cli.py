@@ -68,12 +68,13 @@ def test_bad_input_fails_with_a_message(capsys):
 
 @pytest.mark.slow
 def test_continual_prints_the_matrix_and_forgetting(model_dir, capsys):
-    tasks = "maze_v0:style=open:size=5:max_cycles=8,tag_v0:style=open:size=7:max_cycles=8"
-    args = ["lm", "continual", "--tasks", tasks, "--model", str(model_dir), "--steps-per-task", "2"]
-    args += [*"--worlds 2 --episodes 2 --device cpu --hyper rollout=2 epochs=1".split()]
+    """The default tasks (tag corridor, plates, maze), with EWC between them."""
+    args = ["lm", "continual", "--model", str(model_dir), "--steps-per-task", "2"]
+    args += [*"--worlds 2 --episodes 2 --device cpu --hyper rollout=2 epochs=1 continual=ewc".split()]
     assert main(args) == 0
     out = capsys.readouterr().out
     result = json.loads(out.strip().splitlines()[-1])
-    assert len(result["R"]) == 2 and all(len(r) == 2 for r in result["R"])
-    assert result["acc"] == pytest.approx(sum(result["R"][-1]) / 2)
+    assert [task.split(":")[0] for task in result["tasks"]] == ["tag_v0", "plates_v0", "maze_v0"]
+    assert len(result["R"]) == 3 and all(len(r) == 3 for r in result["R"])
+    assert result["acc"] == pytest.approx(sum(result["R"][-1]) / 3)
     assert "BWT" in out and "FORGETTING" in out
