@@ -46,6 +46,14 @@ class Observations:
         """Each row's last move (`State.last_move`: 1..4, 0 for none yet), int8[n]."""
         return self.state.last_move[self.world, self.agent]
 
+    def seats(self) -> list[tuple[int, ...]]:
+        """A key per row naming its agent in its world, for memories kept across steps."""
+        return list(zip(self.world.tolist(), self.agent.tolist(), strict=True))
+
+    def steps(self) -> np.ndarray:
+        """Each row's step in its episode (0 right after a reset), int[n]."""
+        return self.state.t[self.world]
+
     def global_view(self) -> np.ndarray:
         """The global state of each row's world, for centralized critics, uint8[n, H, W, C]."""
         from worlds.observe import global_state

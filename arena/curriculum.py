@@ -36,7 +36,17 @@ import numpy as np
 from agents.base import Observations, Transition
 from arena.episode import write_atomic
 from arena.logbook import Logbook, Progress, read_records
-from arena.loop import ALGOS, Seat, TrainingLoop, evaluate, make_seat, parse_pairs, parse_scenario, seat_seed
+from arena.loop import (
+    ALGOS,
+    LM_ALGOS,
+    Seat,
+    TrainingLoop,
+    evaluate,
+    make_seat,
+    parse_pairs,
+    parse_scenario,
+    seat_seed,
+)
 from arena.train import save_controller
 from worlds.scenario import Scenario
 
@@ -126,9 +136,11 @@ class Curriculum:
         import torch
 
         torch.manual_seed(seed)  # every method starts from the same state of torch's generator
-        # One learner for every task: built for the first, with the largest action set.
+        # One learner for every task: built for the first, with the largest action set (an LM
+        # learner scores its scenario's action names: built for the task that has them all).
+        home = max(tasks, key=lambda t: len(t.scenario.actions)) if algo in LM_ALGOS else tasks[0]
         first = make_seat(
-            tasks[0].scenario, LEARNER, tasks[0].protagonists, algo, seat_seed(seed, 0), device,
+            home.scenario, LEARNER, home.protagonists, algo, seat_seed(seed, 0), device,
             hyper, num_actions=self.num_actions,
         )  # fmt: skip
         self.learner = first.controller
@@ -288,6 +300,13 @@ class JointObservations(Observations):
     def last_moves(self) -> np.ndarray:
         return np.concatenate([p.last_moves() for p in self.parts])
 
+    def seats(self) -> list[tuple[int, ...]]:
+        """Keys that start with the part's index: world 0 of one task is not world 0 of another."""
+        return [(k, *seat) for k, part in enumerate(self.parts) for seat in part.seats()]
+
+    def steps(self) -> np.ndarray:
+        return np.concatenate([p.steps() for p in self.parts])
+
     @classmethod
     def of(cls, parts: list[Observations]) -> JointObservations:
         width = max(p.action_mask.shape[1] for p in parts)
@@ -407,8 +426,8 @@ def curriculum_command(args) -> int:
     """`arena train --curriculum ...`."""
     if args.resume:
         raise ValueError("--resume is for single-scenario runs; a curriculum run starts over")
-    if args.algo not in ALGOS:
-        raise ValueError(f"--algo must be one of {', '.join(ALGOS)}")
+    if args.algo not in ALGOS + LM_ALGOS:
+        raise ValueError(f"--algo must be one of {', '.join(ALGOS + LM_ALGOS)}")
     methods = [m.strip() for m in args.continual.split(",") if m.strip()]
     for method in methods:
         if method not in METHODS:

@@ -24,7 +24,8 @@ def _pyplot():
 def _save(fig, path: str | Path) -> Path:
     plt = _pyplot()
     try:
-        return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+        # bbox "tight": legends placed below the panels are kept in the picture
+        return write_atomic(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
     finally:
         plt.close(fig)
 
@@ -63,14 +64,15 @@ def plot_curves(
     for ax, name in zip(axes, ("return", "success rate", "episode length"), strict=True):
         for step, label in boundaries:
             ax.axvline(step, color="gray", lw=0.8, ls=":")
-            ax.text(
-                step, 1.0, f" {label}", transform=ax.get_xaxis_transform(), fontsize=7, va="top", color="gray"
-            )
+            ax.text(  # the scenario's name: a task's settings are in the legend
+                step, 1.0, f" {label.split(':')[0]}", transform=ax.get_xaxis_transform(), fontsize=7,
+                va="top", color="gray",
+            )  # fmt: skip
         ax.set_xlabel("env steps")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
+        if ax.lines:  # below the panel: long task labels would cover the lines
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
@@ -89,11 +91,15 @@ def plot_matrix(
     each cell written out; `baseline` (the untrained learner) as an extra first row."""
     plt = _pyplot()
     matrix = np.asarray(matrix, dtype=float)
-    rows = [f"after {t}" for t in (row_labels or tasks)[: len(matrix)]]
+    # Columns carry the full labels, one setting a line; rows name the column they trained on.
+    number = {t: f"{j + 1}. " for j, t in enumerate(tasks)}
+    rows = [f"after {number.get(t, '')}{t.split(':')[0]}" for t in (row_labels or tasks)[: len(matrix)]]
+    columns = [f"{j + 1}. {t.replace(':', chr(10))}" for j, t in enumerate(tasks)]
+    lines = max(c.count(chr(10)) + 1 for c in columns)
     if baseline is not None:
         matrix = np.vstack([np.asarray(baseline, dtype=float)[None], matrix])
         rows = ["untrained", *rows]
-    fig, ax = plt.subplots(figsize=(1.6 + 1.5 * len(tasks), 1.2 + 0.7 * len(rows)))
+    fig, ax = plt.subplots(figsize=(2.2 + 1.8 * len(tasks), 1.2 + 0.7 * len(rows) + 0.18 * lines))
     low, high = (0.0, 1.0) if label == "success" else (np.nanmin(matrix), np.nanmax(matrix))
     image = ax.imshow(matrix, cmap="viridis", vmin=low, vmax=high if high > low else low + 1)
     for i in range(matrix.shape[0]):
@@ -101,7 +107,7 @@ def plot_matrix(
             value = matrix[i, j]
             bright = (value - low) / ((high - low) or 1) > 0.6
             ax.text(j, i, f"{value:.2f}", ha="center", va="center", color="black" if bright else "white")
-    ax.set_xticks(range(len(tasks)), tasks, rotation=20, ha="right")
+    ax.set_xticks(range(len(tasks)), columns, fontsize=8)
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel(f"evaluated on ({label})")
     fig.colorbar(image, ax=ax, fraction=0.046)

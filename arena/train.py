@@ -508,7 +508,9 @@ def add_parser(sub) -> None:
         help="methods to compare, comma-separated: none (sequential fine-tuning), replay, ewc, "
         "joint (all tasks at once) (default none)",
     )
-    c.add_argument("--algo", default="ppo", choices=ALGOS, help="the curriculum's learner (default ppo)")
+    c.add_argument(
+        "--algo", default="ppo", choices=ALGOS + LM_ALGOS, help="the curriculum's learner (default ppo)"
+    )
     c.add_argument("--opponent", default="random", help="controller of the other teams (default random)")
     p.set_defaults(func=train_command)
 

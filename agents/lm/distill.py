@@ -93,7 +93,7 @@ def collect(
         seen = Observations(
             scenario, env.world, obs.view[rows], obs.action_mask[rows], obs.world[rows], obs.agent[rows]
         )
-        keys = list(zip(seen.world.tolist(), seen.agent.tolist(), strict=True))
+        keys = seen.seats()
         corpus.prompts += [
             build_prompt(t, memory.get(k, ())) for t, k in zip(seen.texts(), keys, strict=True)
         ]

@@ -57,9 +57,8 @@ class LMController:
         texts = obs.texts()
         if obs.history is not None:
             return [build_prompt(t, h) for t, h in zip(texts, obs.history, strict=True)]
-        keys = list(zip(obs.world.tolist(), obs.agent.tolist(), strict=True))
-        steps = obs.state.t[obs.world].tolist()
-        for key, t in zip(keys, steps, strict=True):
+        keys = obs.seats()
+        for key, t in zip(keys, obs.steps().tolist(), strict=True):
             if t == 0 or key not in self.memory:
                 self.memory[key] = []
         return [build_prompt(t, self.memory[k]) for t, k in zip(texts, keys, strict=True)]
@@ -90,8 +89,8 @@ class LMController:
         if obs.history is not None:
             return
         names = self.scenario.actions
-        for b, i, a in zip(obs.world.tolist(), obs.agent.tolist(), actions.tolist(), strict=True):
-            recent = self.memory.setdefault((b, i), [])
+        for key, a in zip(obs.seats(), actions.tolist(), strict=True):
+            recent = self.memory.setdefault(key, [])
             recent.append(names[a])
             del recent[:-HISTORY_LENGTH]
 

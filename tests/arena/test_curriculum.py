@@ -82,6 +82,20 @@ def test_joint_rows_concatenate_views_and_pad_masks():
         joint.global_view()
 
 
+def test_joint_rows_keep_each_part_seats_and_steps_apart():
+    """An LM's prompt memory is keyed by seat: world 0 of one task is not world 0 of another,
+    and each row's step is read from its own part."""
+    envs = [BatchEnv(parse_curriculum(name)[0].scenario, 2, seed=0) for name in ("maze_v0", "tag_v0")]
+    raws = [env.reset() for env in envs]
+    raws[1] = envs[1].step(np.zeros((2, 4), np.int64))[0]  # tag one step ahead
+    parts = [
+        Observations.of_batch(env.scenario, env.world, raw, [0]) for env, raw in zip(envs, raws, strict=True)
+    ]
+    joint = JointObservations.of(parts)
+    assert joint.seats() == [(0, 0, 0), (0, 1, 0), (1, 0, 0), (1, 1, 0)]
+    assert joint.steps().tolist() == [0, 0, 1, 1]
+
+
 PPO = {"rollout": 8, "epochs": 1, "minibatches": 2, "hidden": 32}
 
 
@@ -122,6 +136,21 @@ def test_curriculum_command_bad_input(capsys):
     assert "unknown method 'forget'" in capsys.readouterr().err
     assert main(["train", "--curriculum", "maze_v0", "--resume"]) == 2
     assert "curriculum run starts over" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_an_lm_learner_runs_the_curriculum_sequential_and_joint(tmp_path, capsys):
+    """`--algo lm_ppo`: the LM is built on the task with every action name (tag, listed second)."""
+    tasks = "maze_v0:size=5:max_cycles=8,tag_v0:map=tag_corridor:num_agents=2:num_hunters=1:max_cycles=6"
+    args = ["train", "--curriculum", tasks, "--algo", "lm_ppo", "--continual", "ewc,joint", "--quiet"]
+    args += [*"--steps-per-task 16 --worlds 4 --eval-worlds 2 --hp rollout=2 epochs=1".split()]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "curriculum.json").read_text())
+    assert np.shape(saved["methods"]["ewc"]["R_success"]) == (2, 2)
+    learner = load_controller(tmp_path / "ewc" / "learner.safetensors", device="cpu")
+    assert learner.name == "lm_ppo" and learner.ewc.fisher and learner.tasks == tasks.split(",")
+    joint = load_controller(tmp_path / "joint" / "learner.safetensors", device="cpu")
+    assert joint.samples == 16 + 16  # 2 worlds of each task x 8 steps, one learner row each
 
 
 @pytest.mark.parametrize("method", ["replay", "ewc"])
