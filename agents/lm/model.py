@@ -78,6 +78,11 @@ def load_model(name: str = "default", device: torch.device | str = "cpu"):
         path, kwargs = str(gguf.parent), {"gguf_file": gguf.name}
     else:
         path, kwargs = name, {} if Path(name).exists() else {"local_files_only": True}
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    if name == "default":  # a bar for 20 tensors that load in a blink is noise in every command
+        hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
@@ -86,6 +91,9 @@ def load_model(name: str = "default", device: torch.device | str = "cpu"):
             f"cannot load language model {name!r}: not a model folder, and not a hub id in the local "
             f"cache (weights cannot be downloaded here); named models: {', '.join(NAMED)} ({err})"
         ) from err
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device).eval(), tokenizer

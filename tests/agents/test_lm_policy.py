@@ -131,3 +131,11 @@ def test_smollm2_scores_match_naive_and_acts_legally():
     _, scores = controller.probs(obs)
     naive = controller.scorer.score_naive(controller.prompts(obs)).numpy()
     np.testing.assert_allclose(scores, naive, atol=1e-3, rtol=1e-4)
+
+
+def test_loading_the_default_model_prints_no_progress_bar(capfd):
+    from transformers.utils import logging as hf_logging
+
+    load_model("default")
+    assert "Loading weights" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()  # switched off for the call only
