@@ -124,12 +124,14 @@ def plot_stages(results: dict, tasks: list[str], path: str | Path, title: str = 
     sequential = [m for m in results if m != "joint"] or list(results)
     fig, axes = plt.subplots(1, len(sequential), figsize=(4.5 * len(sequential), 3.8), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    stages = ["untrained", *tasks]
+    # Ticks name the stage by number and scenario; the legend gives each task's full label.
+    stages = ["untrained", *(f"after {j + 1}. {t.split(':')[0]}" for j, t in enumerate(tasks))]
     for ax, method in zip(axes[0], sequential, strict=True):
         result = results[method]
         rows = np.vstack([result["baseline_success"], *result["R_success"]])
         for j, task in enumerate(tasks):
-            ax.plot(range(len(rows)), rows[:, j], "o-", color=colors[j % len(colors)], label=task)
+            color = colors[j % len(colors)]
+            ax.plot(range(len(rows)), rows[:, j], "o-", color=color, label=f"{j + 1}. {task}")
             if "joint" in results and method != "joint":
                 level = results["joint"]["R_success"][-1][j]
                 ax.axhline(level, color=colors[j % len(colors)], ls="--", lw=0.8)
@@ -139,7 +141,7 @@ def plot_stages(results: dict, tasks: list[str], path: str | Path, title: str = 
         ax.set_title(method)
         ax.set_ylabel("success rate")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3))
     fig.suptitle(title or "success on each task after each stage\n(dashed: joint training)", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
