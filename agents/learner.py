@@ -141,6 +141,8 @@ def check_hyper(algo: str, defaults: dict, given: dict) -> dict:
     hyper = dict(defaults)
     for key, value in given.items():
         default = defaults.get(key)
+        if value is None and isinstance(default, str):
+            value = "none"  # the command line reads `none` as None; a text setting means the word
         if isinstance(value, str) and not isinstance(default, str):
             try:
                 value = json.loads(value)

@@ -433,3 +433,12 @@ def test_ppo_hunters_beat_random_hunters_in_tag():
     learned = evaluate(agent, tag, 200, agents=hunters)
     random = evaluate(RandomAgent(0), tag, 200, agents=hunters)
     assert learned >= random + 0.3, (learned, random)
+
+
+def test_a_text_setting_reads_none_from_the_command_line_as_the_word():
+    """`--hp continual=none` arrives as None (parse_value); a text setting means the word."""
+    from agents.learner import check_hyper
+
+    assert check_hyper("ppo", {"continual": "ewc"}, {"continual": None}) == {"continual": "none"}
+    with pytest.raises(ValueError, match="should be like the default"):
+        check_hyper("ppo", {"lr": 1e-3}, {"lr": None})
