@@ -20,6 +20,8 @@ its success swung by up to 0.3 from one update to the next. It follows the Learn
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -29,6 +31,7 @@ from agents.continual import EWC
 from agents.learner import Learner, load_optimizer_state, optimizer_state, sample, with_nan
 from agents.lm.learning import check_actions, describe, load_model_tensors, model_tensors, seat
 from agents.lm.prompt import Prompt
+from agents.lm.scoring import Scorer
 from agents.nets import masked
 from agents.policy_gradient import gae
 from agents.ppo_loss import ppo_loss
@@ -72,6 +75,9 @@ class LMPPO(Learner):
         "ewc_lambda": 10.0,
         "ewc_decay": 1.0,
         "ewc_samples": 256,  # recent prompts kept for the Fisher estimate at a task's end
+        # > 0: every update also pays this times KL(pi || pi_start) on its prompts, pi_start the
+        # model as the learner began (a frozen copy): what fine-tuning may not unlearn
+        "ref_kl": 0.0,
     }
 
     def __init__(self, scenario, seed: int = 0, device="cpu", lm=None, tokenizer=None, **hyper):
@@ -98,9 +104,15 @@ class LMPPO(Learner):
         self.optimizer = torch.optim.Adam(groups, eps=1e-5)
         self.buffer: list[dict] = []
         self.ewc = EWC(h["ewc_lambda"], h["ewc_decay"]) if h["continual"] == "ewc" else None
+        self.reference = self._reference() if h["ref_kl"] > 0 else None
         self.recent: tuple[list[Prompt], torch.Tensor] | None = None  # prompts and legal, for EWC
         self._acted: tuple | None = None
         self._next: tuple | None = None  # (next_obs, value of the step) of the last learn()
+
+    def _reference(self) -> Scorer:
+        """A frozen copy of the starting model, with a scorer of its own (its own prefix cache)."""
+        model = copy.deepcopy(self.model).eval().requires_grad_(False)
+        return Scorer(model, self.seat.tokenizer, self.scorer.actions, self.scorer.normalize)
 
     # -- acting ----------------------------------------------------------------------------------
     def _evaluate(self, obs: Observations, prompts=None):
@@ -114,9 +126,13 @@ class LMPPO(Learner):
 
     def _forward(self, prompts, legal: torch.Tensor):
         out = self.scorer.score(prompts, hidden=True)
-        logits = torch.zeros(len(prompts), self.num_actions, device=self.device)
-        logits[:, : out.scores.shape[1]] = out.scores / self.hyper["temperature"]
-        return F.log_softmax(masked(logits, legal), -1), self.value(out.hidden)
+        return self._log_policy(out.scores, legal), self.value(out.hidden)
+
+    def _log_policy(self, scores: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+        """Log-probabilities over the learner's actions from the scorer's [n, A'] scores."""
+        logits = torch.zeros(len(scores), self.num_actions, device=self.device)
+        logits[:, : scores.shape[1]] = scores / self.hyper["temperature"]
+        return F.log_softmax(masked(logits, legal), -1)
 
     def act(self, obs: Observations, explore: bool = True) -> np.ndarray:
         prompts, legal, logp_all, value = self._evaluate(obs)
@@ -199,6 +215,10 @@ class LMPPO(Learner):
             keep = self.rng.permutation(count)[: h["ewc_samples"]]
             legal = flat["legal"][torch.as_tensor(keep, device=self.device)]
             self.recent = ([prompts[k] for k in keep.tolist()], legal)
+        if self.reference is not None:  # the starting model's policy on the same prompts
+            with torch.no_grad():
+                scores = self.reference.score(prompts).scores
+                flat["ref_logp_all"] = self._log_policy(scores, flat["legal"])
         if h["normalize_advantages"] and count > 1:
             flat["adv"] = (flat["adv"] - flat["adv"].mean()) / (flat["adv"].std() + 1e-8)
         flat["old_logp"] = flat["logp_all"].gather(1, flat["action"][:, None]).squeeze(1)
@@ -231,6 +251,11 @@ class LMPPO(Learner):
         h = self.hyper
         logp_all, value = self._forward(prompts, mb["legal"])
         loss, stats = ppo_loss(logp_all, value, mb, h["clip"], h["vf_coef"], h["ent_coef"])
+        if self.reference is not None:
+            drift = (logp_all - mb["ref_logp_all"]).where(mb["legal"], 0.0)
+            kl = (logp_all.exp() * drift).sum(-1).mean()  # KL(pi || pi_start) over legal actions
+            loss = loss + h["ref_kl"] * kl
+            stats["ref_kl"] = kl.item()
         if self.ewc is not None and self.ewc.fisher:
             penalty = self.ewc.penalty(self.model)
             loss = loss + penalty
@@ -256,6 +281,8 @@ class LMPPO(Learner):
             keys = [k for k in self.buffer[0] if k != "prompts"]
             tensors |= {f"rollout.{k}": torch.stack([step[k] for step in self.buffer]) for k in keys}
             extras["rollout"] = [[[p.prefix, p.body] for p in step["prompts"]] for step in self.buffer]
+        if self.reference is not None:
+            tensors |= model_tensors(self.reference.model, "ref")
         if self.ewc is not None:
             tensors |= self.ewc.state("ewc")
             if self.recent is not None:
@@ -279,6 +306,10 @@ class LMPPO(Learner):
             {"prompts": [Prompt(*p) for p in prompts]} | {k: v[t] for k, v in saved.items()}
             for t, prompts in enumerate(extras.get("rollout", []))
         ]
+        if self.reference is not None:
+            load_model_tensors(self.reference.model, tensors, "ref")
+            self.reference.model.to(self.device)
+            self.reference.clear_cache()
         if self.ewc is not None:
             self.ewc.load_state("ewc", tensors, self.device)
             if "recent" in extras:

@@ -15,6 +15,7 @@ from agents.checkpoint import load_controller
 from agents.lm.learning import load_lm_learner
 from agents.lm.model import build_model
 from agents.lm.ppo import LMPPO
+from agents.lm.scoring import Scorer
 from agents.lm.tokenizer import build_tokenizer
 from agents.planners import make_planner
 from arena.lm import drive, evaluated_seats, play
@@ -215,3 +216,28 @@ def test_ewc_anchors_the_lm_at_a_task_end_and_holds_it_there(tokenizer, ell, tmp
         return agent.ewc.penalty(player.model).item() / agent.ewc.lam
 
     assert moved(agent) < 0.5 * moved(plain), (moved(agent), moved(plain))
+
+
+def test_ref_kl_keeps_the_policy_near_the_starting_model(tokenizer, ell, tmp_path):
+    """ref_kl > 0: every update pays KL(pi || pi_start) to a frozen copy of the starting model,
+    so the tuned policy stays closer to it than without; the copy is in the checkpoint."""
+
+    def drift(**hyper) -> tuple[float, LMPPO]:
+        agent = learner(ell, tokenizer, rollout=4, epochs=2, ent_coef=0.01, **hyper)
+        start = Scorer(copy.deepcopy(agent.model), tokenizer, agent.scorer.actions, agent.scorer.normalize)
+        drive(agent, ell, num_worlds=8, steps=24, seed=3)
+        env = worlds.BatchEnv(ell, 16, seed=9)
+        raw = env.reset()
+        obs = Observations.of_batch(ell, env.world, raw, [0])
+        prompts, legal, logp, _ = agent._evaluate(obs)
+        legal = torch.as_tensor(legal)
+        with torch.no_grad():
+            logp_start = agent._log_policy(start.score(prompts).scores, legal)
+        return float((logp.exp() * (logp - logp_start).where(legal, 0.0)).sum(-1).mean()), agent
+
+    free, _ = drift()
+    held, agent = drift(ref_kl=5.0)
+    assert held < 0.5 * free, (held, free)
+    loaded = load_lm_learner(agent.save(tmp_path / "ref.safetensors"), device="cpu")
+    ref, again = agent.reference.model.state_dict(), loaded.reference.model.state_dict()
+    assert all(torch.equal(ref[k], again[k]) for k in ref)
