@@ -78,6 +78,12 @@ class LMPPO(Learner):
         # > 0: every update also pays this times KL(pi || pi_start) on its prompts, pi_start the
         # model as the learner began (a frozen copy): what fine-tuning may not unlearn
         "ref_kl": 0.0,
+        # > 0: every minibatch also pays this x the cross-entropy of the planners' actions on
+        # `ptx_batch` prompts of `arena lm train`'s corpus (its recipe at `ptx_scale`, seeded by
+        # the learner): rehearsal of what the model was distilled from (PPO-ptx, Ouyang et al. 2022)
+        "ptx_coef": 0.0,
+        "ptx_scale": 0.1,
+        "ptx_batch": 64,
     }
 
     def __init__(self, scenario, seed: int = 0, device="cpu", lm=None, tokenizer=None, **hyper):
@@ -105,6 +111,7 @@ class LMPPO(Learner):
         self.buffer: list[dict] = []
         self.ewc = EWC(h["ewc_lambda"], h["ewc_decay"]) if h["continual"] == "ewc" else None
         self.reference = self._reference() if h["ref_kl"] > 0 else None
+        self.rehearsal = self._rehearsal() if h["ptx_coef"] > 0 else None
         self.recent: tuple[list[Prompt], torch.Tensor] | None = None  # prompts and legal, for EWC
         self._acted: tuple | None = None
         self._next: tuple | None = None  # (next_obs, value of the step) of the last learn()
@@ -113,6 +120,23 @@ class LMPPO(Learner):
         """A frozen copy of the starting model, with a scorer of its own (its own prefix cache)."""
         model = copy.deepcopy(self.model).eval().requires_grad_(False)
         return Scorer(model, self.seat.tokenizer, self.scorer.actions, self.scorer.normalize)
+
+    def _rehearsal(self) -> tuple[list[Prompt], torch.Tensor, torch.Tensor]:
+        """(prompts, legal bool[n, A], planner's action long[n]) of the distillation recipe at
+        `ptx_scale`, rebuilt from the seed alone; rows that need an action this learner lacks
+        (tag, for a maze learner) are left out."""
+        from agents.lm.distill import ACTIONS, collect_recipe
+
+        corpus = collect_recipe(seed=self.seed, scale=self.hyper["ptx_scale"])
+        mine = [ACTIONS.index(a) for a in self.scorer.actions]  # union index of each of ours
+        ours = np.full(len(ACTIONS), -1)
+        ours[mine] = np.arange(len(mine))
+        keep = np.flatnonzero((ours[corpus.labels] >= 0) & ~corpus.legal[:, ours < 0].any(1))
+        legal = np.zeros((len(keep), self.num_actions), bool)
+        legal[:, : len(mine)] = corpus.legal[keep][:, mine]
+        labels = torch.as_tensor(ours[corpus.labels[keep]], device=self.device)
+        prompts = [corpus.prompts[k] for k in keep.tolist()]
+        return prompts, torch.as_tensor(legal, device=self.device), labels
 
     # -- acting ----------------------------------------------------------------------------------
     def _evaluate(self, obs: Observations, prompts=None):
@@ -256,6 +280,14 @@ class LMPPO(Learner):
             kl = (logp_all.exp() * drift).sum(-1).mean()  # KL(pi || pi_start) over legal actions
             loss = loss + h["ref_kl"] * kl
             stats["ref_kl"] = kl.item()
+        if self.rehearsal is not None:
+            prompts, legal, labels = self.rehearsal
+            pick = self.rng.integers(0, len(prompts), h["ptx_batch"])
+            scores = self.scorer.score([prompts[k] for k in pick.tolist()]).scores
+            logp = self._log_policy(scores, legal[pick])
+            ptx = -logp.gather(1, labels[pick][:, None]).mean()
+            loss = loss + h["ptx_coef"] * ptx
+            stats["ptx_loss"] = ptx.item()
         if self.ewc is not None and self.ewc.fisher:
             penalty = self.ewc.penalty(self.model)
             loss = loss + penalty
