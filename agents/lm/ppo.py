@@ -16,6 +16,10 @@ on the shipped model a few Adam steps already move the policy that far, and with
 its success swung by up to 0.3 from one update to the next. It follows the Learner protocol
 (`act`, `learn`, `state`, `save`), so a training loop drives it like any learner;
 `agents.lm.learning.load_lm_learner` rebuilds it from its file.
+
+Against forgetting, each off by default: `continual="ewc"` (anchors the LM at a task's end),
+`ref_kl` (a KL penalty towards a frozen copy of the starting model) and `ptx_coef` (rehearsal
+of the planners' actions on the distillation corpus, for the skills the model came with).
 """
 
 from __future__ import annotations
