@@ -9,15 +9,9 @@ import torch
 import worlds
 from agents.lm.distill import ACTIONS, collect, train, union_scorer
 from agents.lm.model import build_model
-from agents.lm.tokenizer import build_tokenizer
 from agents.planners import make_planner
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1}
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 def test_corpus_is_the_planners_actions_on_the_visited_states():

@@ -16,18 +16,12 @@ from agents.lm.learning import load_lm_learner
 from agents.lm.lora import adapter_names, add_lora, attention_layers
 from agents.lm.model import build_model
 from agents.lm.ppo import LMPPO
-from agents.lm.tokenizer import build_tokenizer
 from arena.lm import drive
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj")  # a Llama's attention: the adapted layers
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 @pytest.fixture

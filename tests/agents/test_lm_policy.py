@@ -9,15 +9,9 @@ import worlds
 from agents.base import Observations
 from agents.lm.model import DEFAULT_DIR, build_model, load_model, smollm2_file
 from agents.lm.policy import LMController, make_lm_controller
-from agents.lm.tokenizer import build_tokenizer
 from agents.registry import make_controller
 
 SHIPPED = (DEFAULT_DIR / "config.json").exists()
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 @pytest.fixture(scope="module")

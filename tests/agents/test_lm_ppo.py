@@ -16,18 +16,12 @@ from agents.lm.learning import load_lm_learner
 from agents.lm.model import build_model
 from agents.lm.ppo import LMPPO
 from agents.lm.scoring import Scorer
-from agents.lm.tokenizer import build_tokenizer
 from agents.planners import make_planner
 from arena.lm import drive, evaluated_seats, play
 
 # A small maze with a turn: east, east, then south, south to the goal.
 ELL = "#####\n#0..#\n###.#\n###G#\n#####\n"
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 @pytest.fixture()

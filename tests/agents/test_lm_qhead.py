@@ -11,15 +11,9 @@ from agents.base import Observations
 from agents.lm.learning import load_lm_learner
 from agents.lm.model import build_model
 from agents.lm.qhead import LMQ
-from agents.lm.tokenizer import build_tokenizer
 from arena.lm import drive, play
 
 CORRIDOR = "#######\n#0...G#\n#######\n"
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 @pytest.fixture()

@@ -13,15 +13,9 @@ from agents.lm.model import build_model
 from agents.lm.policy import LMController
 from agents.lm.prompt import build_prompt
 from agents.lm.scoring import Scorer
-from agents.lm.tokenizer import build_tokenizer
 
 # Candidates of 1 to 5 tokens, so the second (cached) pass and its padding are exercised.
 LONG = ("noop", "north and north", "south", "east and west and east", "west", "tag")
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 @pytest.fixture(scope="module")

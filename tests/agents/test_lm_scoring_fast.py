@@ -14,16 +14,10 @@ from agents.lm import llama_pass
 from agents.lm.model import build_model
 from agents.lm.prompt import build_prompt
 from agents.lm.scoring import Scorer, _padded
-from agents.lm.tokenizer import build_tokenizer
 from worlds.cells import CHAR_TABLE, NAME_OF
 from worlds.observe import _direction_words, occupancy, text_view
 
 LONG = ("noop", "north and north", "south", "east and west and east", "west", "tag")
-
-
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
 
 
 @pytest.fixture(scope="module")

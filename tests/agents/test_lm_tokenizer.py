@@ -24,11 +24,6 @@ CONFIGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tokenizer():
-    return build_tokenizer()
-
-
 def text_views(name: str, config: dict, steps: int = 12, seed: int = 3):
     env = worlds.make_batch(name, num_worlds=2, seed=seed, obs_type="text", **config)
     obs = env.reset()
