@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.base import Observations, Transition
+from arena.loop import closing
 from worlds.batch import BatchEnv
 from worlds.scenario import Scenario
 
@@ -98,15 +99,9 @@ def drive(learner, scenario: Scenario, num_worlds: int, steps: int, seed: int, l
                 Observations.of_batch(scenario, env.world, raw, others)
             ).reshape(num_worlds, len(others))
         new, rewards, term, trunc, info = env.step(actions)
-        last, state = new, env.world
-        if info["done"].any():  # the last observation of finished worlds, for bootstrapping
-            last = {k: v.copy() for k, v in new.items()}
-            idx = np.flatnonzero(info["done"])
-            for key in last:
-                last[key][idx] = info["final_obs"][key]
-            # and their last state: an LM's prompt reads position, step and goal off the state
-            state = env.world.copy()
-            state.put(idx, info["final_state"])
+        # finished worlds as they ended, for bootstrapping: an LM's prompt reads the state too
+        state, last = closing(env.world, new, info)
+        if info["done"].any():
             recent = (recent + info["success"].tolist())[-200:]
         next_obs = Observations.of_batch(scenario, state, last, mine)
         metrics = learner.learn(

@@ -190,7 +190,7 @@ class Run:
                 entry["rng"] = rng.bit_generator.state
             memory = prompt_memory(seat.controller)
             if memory is not None:
-                entry["memory"] = [[b, i, actions] for (b, i), actions in memory.items()]
+                entry["memory"] = [[*seat, actions] for seat, actions in memory.items()]
             seats.append(entry)
         progress = {
             "step": self.step,
@@ -247,7 +247,7 @@ class Run:
             if "rng" in entry:
                 seat.controller.rng.bit_generator.state = entry["rng"]
             if "memory" in entry:
-                seat.controller.seat.memory = {(b, i): list(actions) for b, i, actions in entry["memory"]}
+                seat.controller.seat.memory = {tuple(e[:-1]): list(e[-1]) for e in entry["memory"]}
         self.loop.stats.load_json(progress["stats"])
         self.loop.metrics = {s.name: progress["metrics"].get(s.name, {}) for s in self.seats}
         self.step = progress["step"]

@@ -25,14 +25,6 @@ MAZE = "maze_v0:size=5:max_cycles=12"
 PPO = {"rollout": 4, "epochs": 1, "minibatch": 8}  # an update every 4 steps of 4 worlds
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def records(folder: Path) -> list[dict]:
     return [json.loads(line) for line in (folder / "log.jsonl").read_text().splitlines()]
 
