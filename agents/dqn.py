@@ -66,7 +66,8 @@ class DQN(Learner):
             raise ValueError(f"dqn: need n_step >= 1 and buffer_size >= batch_size >= 1, got {h}")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            self.net = QNet(self.obs_shape[:2], self.num_actions, h["encoder"], h["hidden"]).to(self.device)
+            net = QNet(self.obs_shape[:2], self.num_actions, h["encoder"], h["hidden"], codes=self.codes)
+            self.net = net.to(self.device)
         self.target = copy.deepcopy(self.net)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=h["lr"])
         self.updates = 0

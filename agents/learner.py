@@ -47,7 +47,8 @@ class Learner:
                 f"{len(scenario.actions)} actions of {scenario.name}"
             )
         v = scenario.view_size
-        self.obs_shape = (v, v, 3)
+        self.codes = scenario.view_codes  # codes per view channel, what the nets one-hot
+        self.obs_shape = (v, v, len(self.codes))
         self.config = {
             "algo": self.name,
             "scenario": {"name": scenario.name, "config": dataclasses.asdict(scenario)},

@@ -14,11 +14,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from worlds.cells import NUM_CELLS
+from worlds.cells import CLASSIC_CELLS
 from worlds.observe import RIVAL
 
-# Number of codes in each view channel: cell, who (nobody/self/teammate/rival), goal (none/here/compass).
-CODES = (NUM_CELLS, RIVAL + 1, 3)
+# Number of codes in each view channel: cell, who (nobody/self/teammate/rival), goal
+# (none/here/compass), as in the first scenarios; later ones add cells and channels of their
+# own (`Scenario.view_codes`), passed to the nets as `codes`.
+CODES = (CLASSIC_CELLS, RIVAL + 1, 3)
 PLANES = sum(CODES)
 MASKED = -1e9  # the logit of an illegal action: finite, so entropies stay free of nan
 ENCODERS = ("conv", "deep", "mlp", "pool")
@@ -31,16 +33,17 @@ def layer_init(layer: nn.Module, gain: float = float(np.sqrt(2)), bias: float = 
     return layer
 
 
-def one_hot(view: torch.Tensor) -> torch.Tensor:
-    """uint8[n, H, W, 3 + E] -> float32[n, PLANES + E, H, W]: one-hot planes of the three code
-    channels, then the E extra channels as they are."""
-    offsets = torch.tensor([0, CODES[0], CODES[0] + CODES[1]], device=view.device)
-    top = torch.tensor([c - 1 for c in CODES], device=view.device)
-    index = torch.minimum(view[..., :3].long(), top) + offsets
-    planes = torch.zeros((*view.shape[:3], PLANES), device=view.device)
+def one_hot(view: torch.Tensor, codes: tuple[int, ...] = CODES) -> torch.Tensor:
+    """uint8[n, H, W, C + E] -> float32[n, sum(codes) + E, H, W]: one-hot planes of the C code
+    channels (`codes[k]` codes in channel k), then the E extra channels as they are."""
+    c = len(codes)
+    offsets = torch.tensor(np.cumsum((0, *codes[:-1])), device=view.device)
+    top = torch.tensor([k - 1 for k in codes], device=view.device)
+    index = torch.minimum(view[..., :c].long(), top) + offsets
+    planes = torch.zeros((*view.shape[:3], sum(codes)), device=view.device)
     planes.scatter_(-1, index, 1.0)
-    if view.shape[-1] > 3:
-        planes = torch.cat([planes, view[..., 3:].float()], -1)
+    if view.shape[-1] > c:
+        planes = torch.cat([planes, view[..., c:].float()], -1)
     return planes.permute(0, 3, 1, 2)
 
 
@@ -59,12 +62,14 @@ class GridEncoder(nn.Module):
         hidden: int = 256,
         channels: int = 32,
         extra: int = 0,
+        codes: tuple[int, ...] = CODES,
     ):
         super().__init__()
         if kind not in ENCODERS:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {kind!r}")
         h, w = shape
-        planes = PLANES + extra  # `extra` 0/1 channels after the three code channels
+        self.codes = tuple(int(k) for k in codes)
+        planes = sum(self.codes) + extra  # `extra` 0/1 channels after the code channels
         self.out_dim = hidden
         if kind == "mlp":
             self.body = nn.Sequential(
@@ -105,17 +110,23 @@ class GridEncoder(nn.Module):
         )
 
     def forward(self, view: torch.Tensor) -> torch.Tensor:
-        return self.body(one_hot(view))
+        return self.body(one_hot(view, self.codes))
 
 
 class PolicyValueNet(nn.Module):
     """Action logits and a state value from one shared encoder of the view."""
 
     def __init__(
-        self, shape: tuple[int, int], num_actions: int, kind: str = "conv", hidden: int = 256, extra: int = 0
+        self,
+        shape: tuple[int, int],
+        num_actions: int,
+        kind: str = "conv",
+        hidden: int = 256,
+        extra: int = 0,
+        codes: tuple[int, ...] = CODES,
     ):
         super().__init__()
-        self.encoder = GridEncoder(shape, kind, hidden, extra=extra)
+        self.encoder = GridEncoder(shape, kind, hidden, extra=extra, codes=codes)
         self.policy = layer_init(nn.Linear(hidden, num_actions), gain=0.01)
         self.value = layer_init(nn.Linear(hidden, 1), gain=1.0)
 
@@ -140,10 +151,16 @@ class QNet(nn.Module):
     """Action values of a view."""
 
     def __init__(
-        self, shape: tuple[int, int], num_actions: int, kind: str = "conv", hidden: int = 256, extra: int = 0
+        self,
+        shape: tuple[int, int],
+        num_actions: int,
+        kind: str = "conv",
+        hidden: int = 256,
+        extra: int = 0,
+        codes: tuple[int, ...] = CODES,
     ):
         super().__init__()
-        self.encoder = GridEncoder(shape, kind, hidden, extra=extra)
+        self.encoder = GridEncoder(shape, kind, hidden, extra=extra, codes=codes)
         self.q = layer_init(nn.Linear(hidden, num_actions), gain=1.0)
 
     def forward(self, view: torch.Tensor) -> torch.Tensor:

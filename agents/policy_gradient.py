@@ -86,7 +86,9 @@ class PolicyGradient(Learner):
         self.input_shape = (*self.obs_shape[:2], self.obs_shape[2] + extra)  # the view and its memory
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            net = PolicyValueNet(self.obs_shape[:2], self.num_actions, h["encoder"], h["hidden"], extra)
+            net = PolicyValueNet(
+                self.obs_shape[:2], self.num_actions, h["encoder"], h["hidden"], extra, self.codes
+            )
             self.net = net.to(self.device)
             self.critic = CriticNet(h["hidden"]).to(self.device) if h["centralized_critic"] else None
         params = list(self.net.parameters()) + (list(self.critic.parameters()) if self.critic else [])

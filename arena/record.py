@@ -43,10 +43,13 @@ def scenario_config(scenario: Scenario) -> dict:
 
 
 def state_digest(state: State, world: int = 0) -> int:
-    """A crc32 of one world's state: terrain (gates open), positions, who is in, the clock."""
+    """A crc32 of one world's state: terrain (gates open), positions, who is in, the clock, and
+    the scenario's own arrays (in name order)."""
     crc = 0
     for array in (state.terrain[world], state.pos[world], state.alive[world], state.t[world : world + 1]):
         crc = zlib.crc32(np.ascontiguousarray(array).tobytes(), crc)
+    for name in sorted(state.extra):
+        crc = zlib.crc32(np.ascontiguousarray(state.extra[name][world]).tobytes(), crc)
     return crc
 
 

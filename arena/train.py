@@ -357,6 +357,7 @@ def _env_arrays(env: BatchEnv) -> dict[str, np.ndarray]:
         "goal": world.goal,
         "t": world.t,
         "last_move": world.last_move,
+        **{f"extra.{name}": array for name, array in world.extra.items()},
         "returns": env._returns,
         "ended": env._ended,
     }

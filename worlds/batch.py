@@ -101,8 +101,9 @@ class BatchEnv:
             flat = text_views(
                 self.scenario, world, seen.reshape(B * N, *seen.shape[2:]), *rows, mask.reshape(B * N, -1)
             )
-            return {"text": [flat[b * N : (b + 1) * N] for b in range(B)], "action_mask": mask}
-        return {"view": seen, "action_mask": mask}
+            texts = [flat[b * N : (b + 1) * N] for b in range(B)]
+            return {"text": texts, "action_mask": mask, **self.scenario.extra_observations(world)}
+        return {"view": seen, "action_mask": mask, **self.scenario.extra_observations(world)}
 
 
 def _take(obs, idx: np.ndarray):

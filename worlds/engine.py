@@ -40,6 +40,7 @@ def reset(scenario: Scenario, rngs: Sequence[np.random.Generator]) -> State:
         goal=np.array([lay.goal for lay in layouts], dtype=np.int32).reshape(B, n, 2),
         t=np.zeros(B, dtype=np.int32),
         pad=pad,
+        extra={name: np.stack([lay.extra[name] for lay in layouts]) for name in layouts[0].extra},
     )
 
 
@@ -58,18 +59,21 @@ def _action_steps(num_actions: int, width: int) -> np.ndarray:
 
 def action_mask(scenario: Scenario, state: State, here: np.ndarray | None = None) -> np.ndarray:
     """Legal actions, int8[B, N, A]: noop always; a move unless terrain blocks it; the
-    scenario's interactions as it says. Agents out of the game may only noop. (`here`, the
-    agents' flat cells, is accepted for callers that have it; the kernel reads `pos`.)"""
+    scenario's interactions as it says. Agents out of the game or off the board may only noop.
+    (`here`, the agents' flat cells, is accepted for callers that have it; the kernel reads
+    `pos`.)"""
     mask = np.empty((*state.alive.shape, len(scenario.actions)), dtype=np.int8)
     interactions = scenario.interaction_mask(state)
-    kernels.action_mask(state.terrain, state.pos, state.alive, state.pad, interactions, mask)
+    present = scenario.present(state)
+    kernels.action_mask(state.terrain, state.pos, present, state.pad, interactions, mask)
     return mask
 
 
 def resolve_moves(scenario: Scenario, state: State, actions: np.ndarray) -> np.ndarray:
     """Move every live agent whose move survives the conflict rules; returns who moved."""
     moved = np.empty(state.alive.shape, dtype=bool)
-    kernels.move_agents(state.terrain, state.pos, state.alive, _int64(actions), state.pad, moved)
+    present = scenario.present(state)
+    kernels.move_agents(state.terrain, state.pos, present, _int64(actions), state.pad, moved)
     return moved
 
 

@@ -127,9 +127,23 @@ class GridParallelEnv(ParallelEnv):
         )
         if self.obs_type == "view":
             return {a: seen[i] for a, i in zip(agents, rows, strict=True)}
+        extra = {key: value[0] for key, value in scenario.extra_observations(world).items()}
         if self.obs_type == "text":
             return {
-                a: {"text": text_view(scenario, world, seen[i], 0, i, mask[i]), "action_mask": mask[i]}
+                a: {
+                    "text": text_view(scenario, world, seen[i], 0, i, mask[i]),
+                    "action_mask": mask[i],
+                    **{key: value[i] for key, value in extra.items()},
+                }
+                for a, i in zip(agents, rows, strict=True)
+            }
+        if extra:
+            return {
+                a: {
+                    "view": seen[i],
+                    "action_mask": mask[i],
+                    **{key: value[i] for key, value in extra.items()},
+                }
                 for a, i in zip(agents, rows, strict=True)
             }
         return {a: {"view": seen[i], "action_mask": mask[i]} for a, i in zip(agents, rows, strict=True)}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from worlds.cells import GATE, GOAL, OPEN_GATE, PASSABLE, PLATE
+from worlds.cells import PASSABLE
 from worlds.scenario import DELTAS
 
 NUM_MOVES = len(DELTAS)  # actions 1..4 move; 0 (noop) and interactions (>= 5) stay put
@@ -170,88 +170,3 @@ def time_bonus(t, max_cycles):
     """1 - 0.9 * (steps taken / max_cycles), MiniGrid's reward scale, computed as numpy does
     it elementwise (`1.0 - 0.9 * (t + 1) / max_cycles`) so both give the same float64."""
     return 1.0 - 0.9 * (t + 1) / max_cycles
-
-
-@njit(cache=True)
-def goals_reached(pos, goal, alive, t, max_cycles, rewards, reached):
-    """maze_v0: a live agent on its own goal cell terminates, scoring the time bonus."""
-    B, N = alive.shape
-    for b in range(B):
-        bonus = time_bonus(t[b], max_cycles)
-        for i in range(N):
-            hit = alive[b, i] and pos[b, i, 0] == goal[b, i, 0] and pos[b, i, 1] == goal[b, i, 1]
-            reached[b, i] = hit
-            rewards[b, i] = bonus if hit else 0.0
-
-
-@njit(cache=True)
-def tag_catches(pos, alive, actions, num_hunters, tag, caught):
-    """tag_v0, before moves: a live runner next to (one step, not diagonal) a live hunter that
-    tags is caught and leaves the game. Hunters are agents 0 .. num_hunters - 1."""
-    B, N = alive.shape
-    for b in range(B):
-        for i in range(N):
-            caught[b, i] = False
-        for h in range(num_hunters):
-            if not (alive[b, h] and actions[b, h] == tag):
-                continue
-            for i in range(num_hunters, N):
-                gap = abs(pos[b, i, 0] - pos[b, h, 0]) + abs(pos[b, i, 1] - pos[b, h, 1])
-                if gap == 1 and alive[b, i]:
-                    caught[b, i] = True
-        for i in range(num_hunters, N):
-            if caught[b, i]:
-                alive[b, i] = False
-
-
-@njit(cache=True)
-def tag_judge(caught, alive, num_hunters, max_cycles, rewards, terminated):
-    """tag_v0, after moves: each hunter scores the team's catches; a runner -1 when caught, else
-    1 / max_cycles while free; caught runners terminate, the hunters once no runner is free."""
-    B, N = alive.shape
-    for b in range(B):
-        catches = 0
-        cleared = True
-        for i in range(N):
-            catches += caught[b, i]
-            if i >= num_hunters and alive[b, i]:
-                cleared = False
-        for i in range(N):
-            if i < num_hunters:
-                rewards[b, i] = catches
-                terminated[b, i] = caught[b, i] or cleared
-            else:
-                rewards[b, i] = alive[b, i] / max_cycles - caught[b, i]
-                terminated[b, i] = caught[b, i]
-
-
-@njit(cache=True)
-def plates_judge(terrain, pos, alive, pad, t, max_cycles, gate_bonus, rewards, won_all, opened, won):
-    """plates_v0, after moves: the gate opens (in place, for good) on the step every plate has a
-    live agent on it; any live agent on the goal wins for all. Team rewards: `gate_bonus` on
-    opening, the time bonus on winning; everyone terminates on a win."""
-    B, N = alive.shape
-    H, W = terrain.shape[1], terrain.shape[2]
-    for b in range(B):
-        on_plates = 0
-        won[b] = False
-        for i in range(N):
-            cell = terrain[b, pos[b, i, 0] + pad, pos[b, i, 1] + pad]
-            if alive[b, i]:
-                on_plates += cell == PLATE
-                won[b] = won[b] or cell == GOAL
-        plates = gates = 0
-        for y in range(H):  # counted without branches, so the loop vectorizes
-            for x in range(W):
-                plates += terrain[b, y, x] == PLATE
-                gates += terrain[b, y, x] == GATE
-        opened[b] = gates > 0 and on_plates >= plates
-        if opened[b]:
-            for y in range(H):
-                for x in range(W):
-                    if terrain[b, y, x] == GATE:
-                        terrain[b, y, x] = OPEN_GATE
-        team = gate_bonus * opened[b] + won[b] * time_bonus(t[b], max_cycles)
-        for i in range(N):
-            rewards[b, i] = team
-            won_all[b, i] = won[b]

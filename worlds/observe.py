@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from worlds import kernels
-from worlds.cells import CHAR_TABLE, NAME_OF
+from worlds.cells import CHAR_TABLE, NAME_OF, legend
 from worlds.scenario import Scenario
 from worlds.state import State
 
@@ -37,8 +37,14 @@ def views(scenario: Scenario, state: State, here: np.ndarray | None = None) -> n
     callers that have it; the kernel reads `pos`.)"""
     B, N = state.alive.shape
     V = scenario.view_size
-    out = np.empty((B, N, V, V, VIEW_CHANNELS), dtype=np.uint8)
-    kernels.views(state.terrain, state.pos, state.alive, state.goal, _teams(scenario), state.pad, out)
+    if not scenario.extra_channels:
+        out = np.empty((B, N, V, V, VIEW_CHANNELS), dtype=np.uint8)
+        kernels.views(state.terrain, state.pos, state.alive, state.goal, _teams(scenario), state.pad, out)
+        return out
+    out = np.empty((B, N, V, V, VIEW_CHANNELS + len(scenario.extra_channels)), dtype=np.uint8)
+    present = scenario.present(state)
+    kernels.views(state.terrain, state.pos, present, state.goal, _teams(scenario), state.pad, out)
+    scenario.fill_views(state, present, out)
     return out
 
 
@@ -89,8 +95,7 @@ def text_views(
     others = ((window >= 0) & ~mine).any((1, 2))
     legend = (
         f"You see {scenario.view_size}x{scenario.view_size} cells around you, north up, "
-        "you are @ in the middle (# wall, . floor, G goal, P pressure plate, D closed gate, "
-        "d open gate, digits other agents, blank outside the map):"
+        f"you are @ in the middle ({_legend(scenario)}, digits other agents, blank outside the map):"
     )
     tasks, legal = {}, {}
     texts = []
@@ -106,6 +111,7 @@ def text_views(
         seen = _others_in_view(scenario, window[k], i, r) if others[k] else "none"
         lines += [legend, maps[k].tobytes().decode("ascii")[:-1], f"Others in view: {seen}."]
         lines.append(f"You stand on {NAME_OF[int(view[k, r, r, 0])]}.")
+        lines += scenario.status_words(state, b, i)
         key = mask[k].tobytes()
         if key not in legal:
             legal[key] = (
@@ -120,6 +126,12 @@ def text_views(
 # one character per cell).
 _CHAR_CODES = np.frombuffer("".join(CHAR_TABLE.tolist()).encode("ascii"), dtype=np.uint8)
 _FIRST_DIGIT = np.array([ord(str(j)[0]) for j in range(128)], dtype=np.uint8)
+
+
+def _legend(scenario: Scenario) -> str:
+    """The cells the scenario's maps can hold, as "# wall, . floor, ..." (the first scenarios
+    share one legend, which the shipped language model was trained on)."""
+    return legend(scenario.legend_cells)
 
 
 def _who(scenario: Scenario, agent: int) -> tuple[str, str]:

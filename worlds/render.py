@@ -120,7 +120,7 @@ def tileset(tile: int) -> Tileset:
     """The PNG art resized to `tile` pixels, loaded once per size."""
     if tile < 4:
         raise ValueError(f"tile must be at least 4 pixels, got {tile}")
-    terrain = np.stack([_load(_TERRAIN_TILES[c], "RGB", tile) for c in range(NUM_CELLS)])
+    terrain = np.stack([_load(_TERRAIN_TILES.get(c, "floor"), "RGB", tile) for c in range(NUM_CELLS)])
     masks = {name: _load(name, "LA", tile).astype(np.float32) / (1, 255) for name in _MASK_FILES}
     return Tileset(
         terrain=_frozen(terrain),

@@ -4,17 +4,24 @@ A scenario is a frozen config dataclass whose methods are the scenario's own rul
 (`worlds.engine`) calls them with batched state; subclasses override `layout` (the map for one
 new episode), `judge` (rewards and terminations after the moves) and, for interactions,
 `interact` and `interaction_mask`.
+
+Scenarios with more than terrain and positions (inventories, messages, levels, freezing) keep
+their own arrays in `State.extra` (declared by the `Layout.extra` of their `layout`), may take
+agents off the board for a while (`present`), add view channels (`extra_channels`,
+`fill_views`), Dict observation entries (`extra_spaces`, `extra_observations`) and text-view
+lines (`status_words`). The defaults leave the first three scenarios exactly as they were.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
 
-from worlds.maps import GridMap, load_map
+from worlds.cells import CHAR_OF, CLASSIC_CELLS, FLOOR, GATE, GOAL, NAME_OF, OPEN_GATE, PLATE, WALL
+from worlds.maps import GridMap, MapError, load_map
 
 NOOP, NORTH, SOUTH, EAST, WEST = range(5)
 MOVES = ("noop", "north", "south", "east", "west")
@@ -29,6 +36,7 @@ class Layout:
     terrain: np.ndarray  # uint8[H, W]
     pos: np.ndarray  # int[N, 2]
     goal: np.ndarray  # int[N, 2], (-1, -1) where an agent has no goal of its own
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # the scenario's own arrays, one world
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,9 @@ class Scenario:
     name: ClassVar[str] = "scenario"
     team_names: ClassVar[tuple[str, ...]] = ("agents",)
     interactions: ClassVar[tuple[str, ...]] = ()
+    num_cells: ClassVar[int] = CLASSIC_CELLS  # cell codes its views use (one-hot width)
+    extra_channels: ClassVar[tuple[int, ...]] = ()  # codes of each view channel after the three
+    legend_cells: ClassVar[tuple[int, ...]] = (WALL, FLOOR, GOAL, PLATE, GATE, OPEN_GATE)  # text legend
 
     def __post_init__(self) -> None:
         if not 1 <= self.num_agents <= 10:
@@ -71,7 +82,18 @@ class Scenario:
 
     @cached_property
     def grid_map(self) -> GridMap | None:
-        return load_map(self.map) if self.map else None
+        """The `map` file, parsed; its cells must be ones this scenario knows (`legend_cells`)."""
+        if not self.map:
+            return None
+        grid = load_map(self.map)
+        foreign = np.flatnonzero(~np.isin(grid.terrain, self.legend_cells))
+        if len(foreign):
+            row, col = divmod(int(foreign[0]), grid.terrain.shape[1])
+            cell = int(grid.terrain[row, col])
+            raise MapError(
+                grid.source, row + 1, col + 1, f"{self.name} has no {NAME_OF[cell]} ({CHAR_OF[cell]!r})"
+            )
+        return grid
 
     @property
     def pad(self) -> int:
@@ -92,6 +114,33 @@ class Scenario:
     def judge(self, state, actions: np.ndarray, events: dict) -> tuple[np.ndarray, np.ndarray]:
         """Rewards float32[B, N] and terminations bool[B, N] once the moves are done."""
         raise NotImplementedError
+
+    # -- what agents perceive beyond the shared view ------------------------------------------
+    @property
+    def view_codes(self) -> tuple[int, ...]:
+        """How many codes each view channel takes: cell, who, goal, then the scenario's own."""
+        return (self.num_cells, 4, 3, *self.extra_channels)
+
+    def present(self, state) -> np.ndarray:
+        """Who is on the board, bool[B, N]: acts, moves, blocks and is seen. Agents can be off
+        it for a while and still in the game (harvest_v0's frozen ones). Default: `alive`."""
+        return state.alive
+
+    def fill_views(self, state, present: np.ndarray, views: np.ndarray) -> None:
+        """Write the `extra_channels` of `views` uint8[B, N, V, V, 3 + E] (the first three are
+        written already)."""
+
+    def extra_spaces(self) -> dict:
+        """Gymnasium spaces of the Dict observation's entries beyond `view` and `action_mask`."""
+        return {}
+
+    def extra_observations(self, state) -> dict[str, np.ndarray]:
+        """Those entries for every agent, each array [B, N, ...]."""
+        return {}
+
+    def status_words(self, state, world: int, agent: int) -> list[str]:
+        """Lines the text view adds about the agent's own situation (carrying, heard, frozen)."""
+        return []
 
     def goal_words(self, agent: int) -> str:
         """The agent's goal in plain words, for the text view."""

@@ -7,8 +7,6 @@ import string
 import numpy as np
 from gymnasium import spaces
 
-from worlds.cells import NUM_CELLS
-from worlds.observe import RIVAL, VIEW_CHANNELS
 from worlds.scenario import Scenario
 
 OBS_TYPES = ("dict", "view", "text")
@@ -16,8 +14,8 @@ TEXT_CHARSET = frozenset(string.printable)
 
 
 def view_space(scenario: Scenario) -> spaces.Box:
-    v = scenario.view_size
-    high = np.broadcast_to(np.array([NUM_CELLS - 1, RIVAL, 2], np.uint8), (v, v, VIEW_CHANNELS))
+    v, codes = scenario.view_size, scenario.view_codes
+    high = np.broadcast_to(np.array(codes, np.uint8) - 1, (v, v, len(codes)))
     return spaces.Box(0, high.copy(), dtype=np.uint8)
 
 
@@ -32,8 +30,10 @@ def observation_space(scenario: Scenario, obs_type: str) -> spaces.Space:
         return view_space(scenario)
     if obs_type == "text":
         text = spaces.Text(max_length=8192, min_length=1, charset=TEXT_CHARSET)
-        return spaces.Dict({"text": text, "action_mask": mask_space(scenario)})
-    return spaces.Dict({"view": view_space(scenario), "action_mask": mask_space(scenario)})
+        return spaces.Dict({"text": text, "action_mask": mask_space(scenario), **scenario.extra_spaces()})
+    return spaces.Dict(
+        {"view": view_space(scenario), "action_mask": mask_space(scenario), **scenario.extra_spaces()}
+    )
 
 
 def action_space(scenario: Scenario) -> spaces.Discrete:
@@ -42,7 +42,7 @@ def action_space(scenario: Scenario) -> spaces.Discrete:
 
 def state_space(scenario: Scenario, shape: tuple[int, int]) -> spaces.Box:
     high = np.broadcast_to(
-        np.array([NUM_CELLS - 1, scenario.num_agents, len(scenario.team_names)], np.uint8),
+        np.array([scenario.num_cells - 1, scenario.num_agents, len(scenario.team_names)], np.uint8),
         (*shape, 3),
     )
     return spaces.Box(0, high.copy(), dtype=np.uint8)

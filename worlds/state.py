@@ -6,7 +6,7 @@ wide on every side, so a view window or a step never indexes outside the array.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -29,6 +29,9 @@ class State:
     # int8[B, N]: each agent's last move that happened (the move action, 1..4), 0 before its
     # first; an agent's memory of where it came from, for policies that see only their view
     last_move: np.ndarray | None = None
+    # the scenario's own arrays, each with the batch dimension first (apples' regrowth clock,
+    # inventories, messages, levels, flags...): named in `Scenario.extra_state`
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.last_move is None:
@@ -70,6 +73,7 @@ class State:
             self.t[idx].copy(),
             self.pad,
             self.last_move[idx].copy(),
+            {name: array[idx].copy() for name, array in self.extra.items()},
         )
 
     def put(self, idx: np.ndarray, other: State) -> None:
@@ -80,13 +84,19 @@ class State:
         self.goal[idx] = other.goal
         self.t[idx] = other.t
         self.last_move[idx] = other.last_move
+        for name, array in self.extra.items():
+            array[idx] = other.extra[name]
 
     def copy(self) -> State:
         return self.world(slice(None))
 
     def to_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every field (a snapshot that later steps do not change)."""
-        return {f.name: np.array(getattr(self, f.name)) for f in fields(self)}
+        """Copies of every array (a snapshot that later steps do not change); the scenario's
+        own arrays under `extra.NAME`, so the dict is flat (npz and safetensors take it)."""
+        data = {name: np.array(getattr(self, name)) for name in CORE_FIELDS}
+        data["pad"] = np.array(self.pad)
+        data.update({f"extra.{name}": np.array(array) for name, array in self.extra.items()})
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> State:
@@ -98,7 +108,11 @@ class State:
             t=np.array(data["t"], dtype=np.int32),
             pad=int(data["pad"]),
             last_move=_array_or_none(data.get("last_move"), np.int8),  # absent before 0.2
+            extra={k.removeprefix("extra."): np.array(v) for k, v in data.items() if k.startswith("extra.")},
         )
+
+
+CORE_FIELDS = ("terrain", "pos", "alive", "goal", "t", "last_move")
 
 
 def _array_or_none(value, dtype) -> np.ndarray | None:

@@ -10,7 +10,8 @@ else, so `#GP.` is four cells, not a word `GP`.
 
 The vocabulary is every word the text view can produce: its sentence templates, every scenario's
 names, goal words and actions, the cell names and characters, and (as a check on the templates)
-the words of real text views from a few seeded episodes of every registered scenario.
+the words of real text views from a few seeded episodes of the scenarios the shipped model
+knows (`LM_SCENARIOS`).
 `build_tokenizer()` returns a `PreTrainedTokenizerFast`; after `save_pretrained(dir)`,
 `AutoTokenizer.from_pretrained(dir)` loads it.
 """
@@ -21,12 +22,17 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from worlds.cells import CHAR_OF, NAME_OF
+from worlds.cells import CHAR_OF, CLASSIC_CELLS, NAME_OF
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIAL = (PAD, UNK, BOS, EOS)
 
-_CELL_LETTERS = "".join(sorted({c for c in CHAR_OF.values() if c.isalpha()}))
+# The shipped model was distilled on the first three scenarios: its vocabulary and word split
+# are theirs (words of later scenarios read as <unk> until a model is trained on them).
+LM_SCENARIOS = ("maze_v0", "plates_v0", "tag_v0")
+_CLASSIC_CHARS = [CHAR_OF[c] for c in range(CLASSIC_CELLS)]
+_CLASSIC_NAMES = [NAME_OF[c] for c in range(CLASSIC_CELLS)]
+_CELL_LETTERS = "".join(sorted({c for c in _CLASSIC_CHARS if c.isalpha()}))
 _OTHER_LETTERS = "".join(
     c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in _CELL_LETTERS
 )
@@ -66,11 +72,11 @@ def words(text: str) -> list[str]:
 
 
 def scenario_texts() -> list[str]:
-    """Words every registered scenario puts into text views: names, teams, goals, actions."""
-    from worlds.registry import SCENARIOS, make_scenario
+    """Words every scenario of `LM_SCENARIOS` puts into text views: names, teams, goals, actions."""
+    from worlds.registry import make_scenario
 
     texts = []
-    for name in SCENARIOS:
+    for name in LM_SCENARIOS:
         scenario = make_scenario(name)
         texts += list(scenario.team_names) + list(scenario.agent_names) + list(scenario.actions)
         texts += [scenario.goal_words(i) for i in range(scenario.num_agents)]
@@ -78,12 +84,12 @@ def scenario_texts() -> list[str]:
 
 
 def harvested_texts(steps: int = 8, seed: int = 0) -> list[str]:
-    """Text views of a few random steps in every registered scenario (deterministic)."""
+    """Text views of a few random steps in every scenario of `LM_SCENARIOS` (deterministic)."""
     import worlds
 
     texts = []
     rng = np.random.default_rng(seed)
-    for name in worlds.SCENARIOS:
+    for name in LM_SCENARIOS:
         env = worlds.make_batch(name, num_worlds=2, seed=seed, obs_type="text")
         obs = env.reset()
         for _ in range(steps):
@@ -98,7 +104,7 @@ def vocabulary(extra_texts=()) -> list[str]:
     from agents.lm.prompt import PROMPT_WORDS
 
     sources = [*TEMPLATES, *PROMPT_WORDS, *scenario_texts(), *harvested_texts(), *extra_texts]
-    sources += list(NAME_OF.values()) + list(CHAR_OF.values()) + list(DIGITS) + ["\n"]
+    sources += _CLASSIC_NAMES + _CLASSIC_CHARS + list(DIGITS) + ["\n"]
     found = set()
     for text in sources:
         found.update(words(text))

@@ -34,10 +34,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
-from worlds import kernels
 from worlds.cells import GOAL
 from worlds.env import scenario_module
+from worlds.kernels import time_bonus
 from worlds.mapgen import LAYOUTS, check_layout_size, pick_cells, spawn_agents
 from worlds.maps import MapError
 from worlds.scenario import Layout, Scenario
@@ -81,12 +82,24 @@ class Maze(Scenario):
     def judge(self, state, actions, events):
         rewards = np.empty(state.alive.shape, dtype=np.float64)
         reached = np.empty(state.alive.shape, dtype=bool)
-        kernels.goals_reached(state.pos, state.goal, state.alive, state.t, self.max_cycles, rewards, reached)
+        goals_reached(state.pos, state.goal, state.alive, state.t, self.max_cycles, rewards, reached)
         events["reached"] = reached
         return rewards, reached
 
     def goal_words(self, agent: int) -> str:
         return "walk to your own goal cell G"
+
+
+@njit(cache=True)
+def goals_reached(pos, goal, alive, t, max_cycles, rewards, reached):
+    """maze_v0: a live agent on its own goal cell terminates, scoring the time bonus."""
+    B, N = alive.shape
+    for b in range(B):
+        bonus = time_bonus(t[b], max_cycles)
+        for i in range(N):
+            hit = alive[b, i] and pos[b, i, 0] == goal[b, i, 0] and pos[b, i, 1] == goal[b, i, 1]
+            reached[b, i] = hit
+            rewards[b, i] = bonus if hit else 0.0
 
 
 env, parallel_env = scenario_module(Maze)

@@ -33,10 +33,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
-from worlds import kernels
-from worlds.cells import GATE, GOAL, PLATE, WALL
+from worlds.cells import GATE, GOAL, OPEN_GATE, PLATE, WALL
 from worlds.env import scenario_module
+from worlds.kernels import time_bonus
 from worlds.mapgen import open_arena, pick_cells, spawn_agents
 from worlds.maps import MapError
 from worlds.scenario import Layout, Scenario
@@ -95,7 +96,7 @@ class Plates(Scenario):
         B, N = state.alive.shape
         rewards, won_all = np.empty((B, N), dtype=np.float64), np.empty((B, N), dtype=bool)
         opened, won = np.empty(B, dtype=bool), np.empty(B, dtype=bool)
-        kernels.plates_judge(
+        plates_judge(
             state.terrain, state.pos, state.alive, state.pad, state.t, self.max_cycles,
             float(self.gate_bonus), rewards, won_all, opened, won,
         )  # fmt: skip
@@ -107,6 +108,38 @@ class Plates(Scenario):
             "with your team, stand on every pressure plate P at the same time to open the gate D, "
             "then any of you reaching the goal G wins for all"
         )
+
+
+@njit(cache=True)
+def plates_judge(terrain, pos, alive, pad, t, max_cycles, gate_bonus, rewards, won_all, opened, won):
+    """plates_v0, after moves: the gate opens (in place, for good) on the step every plate has a
+    live agent on it; any live agent on the goal wins for all. Team rewards: `gate_bonus` on
+    opening, the time bonus on winning; everyone terminates on a win."""
+    B, N = alive.shape
+    H, W = terrain.shape[1], terrain.shape[2]
+    for b in range(B):
+        on_plates = 0
+        won[b] = False
+        for i in range(N):
+            cell = terrain[b, pos[b, i, 0] + pad, pos[b, i, 1] + pad]
+            if alive[b, i]:
+                on_plates += cell == PLATE
+                won[b] = won[b] or cell == GOAL
+        plates = gates = 0
+        for y in range(H):  # counted without branches, so the loop vectorizes
+            for x in range(W):
+                plates += terrain[b, y, x] == PLATE
+                gates += terrain[b, y, x] == GATE
+        opened[b] = gates > 0 and on_plates >= plates
+        if opened[b]:
+            for y in range(H):
+                for x in range(W):
+                    if terrain[b, y, x] == GATE:
+                        terrain[b, y, x] = OPEN_GATE
+        team = gate_bonus * opened[b] + won[b] * time_bonus(t[b], max_cycles)
+        for i in range(N):
+            rewards[b, i] = team
+            won_all[b, i] = won[b]
 
 
 env, parallel_env = scenario_module(Plates)

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numba import njit
 
-from worlds import kernels
 from worlds.env import scenario_module
 from worlds.mapgen import LAYOUTS, check_layout_size, draw_cells, free_cells, spawn_agents
 from worlds.scenario import Layout, Scenario
@@ -95,14 +95,14 @@ class Tag(Scenario):
     def interact(self, state, actions):
         caught = np.empty(state.alive.shape, dtype=bool)
         actions = np.asarray(actions, dtype=np.int64)
-        kernels.tag_catches(state.pos, state.alive, actions, self.num_hunters, TAG, caught)
+        tag_catches(state.pos, state.alive, actions, self.num_hunters, TAG, caught)
         return {"caught": caught}  # caught runners left the game: they neither move nor block
 
     def judge(self, state, actions, events):
         rewards = np.empty(state.alive.shape, dtype=np.float64)
         terminated = np.empty(state.alive.shape, dtype=bool)
         caught = events["caught"]
-        kernels.tag_judge(caught, state.alive, self.num_hunters, self.max_cycles, rewards, terminated)
+        tag_judge(caught, state.alive, self.num_hunters, self.max_cycles, rewards, terminated)
         return rewards, terminated
 
     def goal_words(self, agent: int) -> str:
@@ -126,6 +126,47 @@ def spawn_agents_apart(terrain: np.ndarray, teams: np.ndarray, rng: np.random.Ge
         if min(abs(spot[h][0] - spot[r][0]) + abs(spot[h][1] - spot[r][1]) for h, r in pairs) >= 3:
             break
     return np.array(spot)
+
+
+@njit(cache=True)
+def tag_catches(pos, alive, actions, num_hunters, tag, caught):
+    """tag_v0, before moves: a live runner next to (one step, not diagonal) a live hunter that
+    tags is caught and leaves the game. Hunters are agents 0 .. num_hunters - 1."""
+    B, N = alive.shape
+    for b in range(B):
+        for i in range(N):
+            caught[b, i] = False
+        for h in range(num_hunters):
+            if not (alive[b, h] and actions[b, h] == tag):
+                continue
+            for i in range(num_hunters, N):
+                gap = abs(pos[b, i, 0] - pos[b, h, 0]) + abs(pos[b, i, 1] - pos[b, h, 1])
+                if gap == 1 and alive[b, i]:
+                    caught[b, i] = True
+        for i in range(num_hunters, N):
+            if caught[b, i]:
+                alive[b, i] = False
+
+
+@njit(cache=True)
+def tag_judge(caught, alive, num_hunters, max_cycles, rewards, terminated):
+    """tag_v0, after moves: each hunter scores the team's catches; a runner -1 when caught, else
+    1 / max_cycles while free; caught runners terminate, the hunters once no runner is free."""
+    B, N = alive.shape
+    for b in range(B):
+        catches = 0
+        cleared = True
+        for i in range(N):
+            catches += caught[b, i]
+            if i >= num_hunters and alive[b, i]:
+                cleared = False
+        for i in range(N):
+            if i < num_hunters:
+                rewards[b, i] = catches
+                terminated[b, i] = caught[b, i] or cleared
+            else:
+                rewards[b, i] = alive[b, i] / max_cycles - caught[b, i]
+                terminated[b, i] = caught[b, i]
 
 
 env, parallel_env = scenario_module(Tag)
