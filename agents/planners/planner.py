@@ -51,6 +51,7 @@ class Planner:
     """
 
     name = "planner"
+    plan_words: tuple[str, ...] = PLAN_WORDS  # what its plan codes mean; a planner may bring its own
 
     def __init__(self, scenario: Scenario, seed: int | None = None):
         self.scenario = scenario
@@ -88,7 +89,7 @@ class Planner:
         probs[np.arange(len(chosen)), chosen] = 1.0
         names = self.scenario.agent_names
         words = [
-            PLAN_WORDS[p].format(whom=names[w] if w >= 0 else "nobody")
+            self.plan_words[p].format(whom=names[w] if w >= 0 else "nobody")
             for p, w in zip(plan.tolist(), whom.tolist(), strict=True)
         ]
         q = np.where(legal, q, np.nan).astype(np.float32)
