@@ -39,6 +39,22 @@ class Layout:
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # the scenario's own arrays, one world
 
 
+SPRITES = ("flag", "carried_flag", "carried_key", "bubble", "level", "frozen")
+
+
+@dataclass(frozen=True)
+class Sprite:
+    """Something the renderer draws over a cell besides terrain and agent bodies: a `flag` on
+    the ground, a `carried_flag` or `carried_key` badge on an agent, a speech `bubble` with a
+    short `label`, a `level` number badge, a `frozen` agent's frost (kinds: `SPRITES`)."""
+
+    row: int
+    col: int
+    kind: str
+    colour: tuple[int, int, int] = (255, 255, 255)
+    label: str = ""
+
+
 @dataclass(frozen=True)
 class Scenario:
     num_agents: int = 1
@@ -137,6 +153,11 @@ class Scenario:
     def extra_observations(self, state) -> dict[str, np.ndarray]:
         """Those entries for every agent, each array [B, N, ...]."""
         return {}
+
+    def sprites(self, state, world: int) -> list[Sprite]:
+        """What world `world` shows beyond terrain and agents (flags, carried keys, messages,
+        levels, frost), for the renderer."""
+        return []
 
     def status_words(self, state, world: int, agent: int) -> list[str]:
         """Lines the text view adds about the agent's own situation (carrying, heard, frozen)."""
