@@ -2,7 +2,9 @@
 
 It reads state and never changes it. Terrain is one fancy-index of a tile stack; agents (at
 most ten) are tinted body masks alpha-blended on top, one shape per team and one palette
-colour per agent, with the agent's index drawn small on its body. The art lives in
+colour per agent, with the agent's index drawn small on its body. A scenario's sprites
+(`Scenario.sprites`: flags, carried items, speech bubbles, levels, frost; art in `worlds.sprites`)
+go over the cells they name: flags under the bodies, the rest over them. The tile art lives in
 `assets/tiles/` (drawn by `worlds.tiles`).
 """
 
