@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from worlds.cells import APPLE, BASE, DOOR, FLOOR, FOOD, KEY, LANDMARK, OPEN_DOOR, VOID
-from worlds.render import render_rgb
+from worlds.render import _TERRAIN_TILES, render_rgb
 from worlds.scenario import Sprite
 from worlds.scenarios.tag_v0 import Tag
 from worlds.state import State
@@ -84,9 +84,8 @@ def showcase() -> tuple[Showcase, State]:
     return scenario, state
 
 
-def captions() -> list[str]:
-    from worlds.render import _TERRAIN_TILES
-
+def captions() -> tuple[list[str], list[str]]:
+    """The names under the tile row and the sprite row."""
     return [_TERRAIN_TILES[c] for c in TILE_ROW], [caption for *_, caption in SPRITE_ROW]
 
 
@@ -105,7 +104,7 @@ def save_sheet(path: str | Path) -> Path:
     for row, names in enumerate(captions()):
         y = top + 64 + row * (64 + caption) + 1
         for col, name in enumerate(names):
-            draw.text((gap + col * 64 + 2, y), name[:10], fill=(200, 200, 210))
+            draw.text((gap + col * 64 + 2, y), name.replace("landmark", "mark")[:10], fill=(200, 200, 210))
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out)
