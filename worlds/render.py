@@ -2,7 +2,9 @@
 
 It reads state and never changes it. Terrain is one fancy-index of a tile stack; agents (at
 most ten) are tinted body masks alpha-blended on top, one shape per team and one palette
-colour per agent, with the agent's index drawn small on its body. The art lives in
+colour per agent, with the agent's index drawn small on its body. A scenario's sprites
+(`Scenario.sprites`: flags, carried items, speech bubbles, levels, frost; art in `worlds.sprites`)
+go over the cells they name: flags under the bodies, the rest over them. The tile art lives in
 `assets/tiles/` (drawn by `worlds.tiles`).
 """
 
@@ -14,10 +16,32 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image
 
-from worlds.cells import FLOOR, GATE, GOAL, NUM_CELLS, OPEN_GATE, PLATE, VOID, WALL
-from worlds.scenario import Scenario
+from worlds import font
+from worlds.cells import (
+    APPLE,
+    BASE,
+    COLOURS,
+    DOOR,
+    FLOOR,
+    FOOD,
+    GATE,
+    GOAL,
+    KEY,
+    LANDMARK,
+    NUM_CELLS,
+    OPEN_DOOR,
+    OPEN_GATE,
+    PLATE,
+    VOID,
+    WALL,
+)
+from worlds.scenario import Scenario, Sprite
+from worlds.sprites import GROUND, sprite_art
 from worlds.state import State
 from worlds.tiles import TILES_DIR, tint
+from worlds.tiles_worlds2 import COLOUR_RGB, TEAM_RGB
+
+__all__ = ["COLOUR_RGB", "PALETTE", "TEAM_RGB", "TEAM_SHAPES", "agent_colour", "render_rgb", "tileset"]
 
 # One colour per agent index, bright on the dark floor and apart from each other; the first
 # eight follow Okabe & Ito's colour-blind-safe set (its black swapped for white, its dark blue
@@ -46,23 +70,17 @@ _TERRAIN_TILES = {
     PLATE: "plate",
     GATE: "gate",
     OPEN_GATE: "open_gate",
+    APPLE: "apple",
+    **{KEY + k: f"key_{c}" for k, c in enumerate(COLOURS)},
+    **{DOOR + k: f"door_{c}" for k, c in enumerate(COLOURS)},
+    OPEN_DOOR: "open_door",
+    **{LANDMARK + k: f"landmark_{c}" for k, c in enumerate(COLOURS)},
+    FOOD: "food",
+    BASE: "base_west",
+    BASE + 1: "base_east",
 }
 _MASK_FILES = ("goal_mark", *(f"agent_{shape}" for shape in TEAM_SHAPES))
 _INK = np.array((16, 16, 24), np.float32)
-
-# A 3x5 digit font, one string of 15 bits per digit, rows top to bottom.
-_FONT = (
-    "111101101101111",
-    "010110010010111",
-    "111001111100111",
-    "111001111001111",
-    "101101111001001",
-    "111100111001111",
-    "111100111101111",
-    "111001010010010",
-    "111101111101111",
-    "111101111001111",
-)
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,9 @@ def render_rgb(scenario: Scenario, state: State, world: int = 0, tile: int = 32)
     frame = art.terrain[cells].transpose(0, 2, 1, 3, 4).reshape(H * tile, W * tile, 3)
     for (row, col), owners in _owned_goals(state, world, cells):
         frame[row * tile : (row + 1) * tile, col * tile : (col + 1) * tile] = _goal_tile(tile, owners)
+    sprites = sorted(scenario.sprites(state, world), key=lambda s: s.kind not in GROUND)
+    ground = sum(s.kind in GROUND for s in sprites)
+    _draw_sprites(frame, sprites[:ground], tile)  # flags stand under the agents
     teams = scenario.teams
     for i in np.flatnonzero(state.alive[world]):
         row, col = (int(v) for v in state.pos[world, i])
@@ -97,7 +118,16 @@ def render_rgb(scenario: Scenario, state: State, world: int = 0, tile: int = 32)
         blended = cell * (1 - alpha) + rgb * alpha
         blended[ink] = _INK
         cell[:] = np.rint(blended).astype(np.uint8)
+    _draw_sprites(frame, sprites[ground:], tile)  # badges, bubbles, levels and frost over them
     return frame
+
+
+def _draw_sprites(frame: np.ndarray, sprites: list[Sprite], tile: int) -> None:
+    """Blend each sprite's art over its cell, in list order."""
+    for sprite in sprites:
+        rgb, alpha = sprite_art(tile, sprite.kind, tuple(sprite.colour), sprite.label)
+        cell = frame[sprite.row * tile : (sprite.row + 1) * tile, sprite.col * tile : (sprite.col + 1) * tile]
+        cell[:] = np.rint(cell * (1 - alpha) + rgb * alpha).astype(np.uint8)
 
 
 def _owned_goals(state: State, world: int, cells: np.ndarray) -> list[tuple[tuple[int, int], tuple]]:
@@ -120,7 +150,7 @@ def tileset(tile: int) -> Tileset:
     """The PNG art resized to `tile` pixels, loaded once per size."""
     if tile < 4:
         raise ValueError(f"tile must be at least 4 pixels, got {tile}")
-    terrain = np.stack([_load(_TERRAIN_TILES.get(c, "floor"), "RGB", tile) for c in range(NUM_CELLS)])
+    terrain = np.stack([_load(_TERRAIN_TILES[c], "RGB", tile) for c in range(NUM_CELLS)])
     masks = {name: _load(name, "LA", tile).astype(np.float32) / (1, 255) for name in _MASK_FILES}
     return Tileset(
         terrain=_frozen(terrain),
@@ -180,8 +210,7 @@ def _digit(tile: int, digit: int) -> np.ndarray:
     if tile < 12:
         return _frozen(ink)  # too small to read
     scale = tile // 16
-    glyph = np.array([bit == "1" for bit in _FONT[digit]]).reshape(5, 3)
-    glyph = glyph.repeat(scale, 0).repeat(scale, 1)
+    glyph = font.glyph(str(digit)).repeat(scale, 0).repeat(scale, 1)
     top, left = tile // 2 + 1, (tile - glyph.shape[1] + 1) // 2
     ink[top : top + glyph.shape[0], left : left + glyph.shape[1]] = glyph
     return _frozen(ink)

@@ -253,8 +253,10 @@ def draw_tiles(out_dir: str | Path = TILES_DIR, size: int = SIZE) -> list[Path]:
     """Draw every tile at `size` pixels and save them as PNGs in `out_dir`; returns the paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    from worlds.tiles_worlds2 import TERRAIN as WORLDS2  # it draws with this module's tools
+
     paths = []
-    for name, draw in {**TERRAIN, "goal": goal}.items():
+    for name, draw in {**TERRAIN, "goal": goal, **WORLDS2}.items():
         rgb = np.clip(np.rint(draw(size)), 0, 255).astype(np.uint8)
         paths.append(out / f"{name}.png")
         Image.fromarray(rgb, "RGB").save(paths[-1])
@@ -265,6 +267,21 @@ def draw_tiles(out_dir: str | Path = TILES_DIR, size: int = SIZE) -> list[Path]:
     return paths
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    """`python -m worlds.tiles` redraws the tiles; `--sheet PATH` also saves a contact sheet of
+    the Worlds II tiles and sprites at 32 and 64 pixels, for looking at them."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m worlds.tiles", description=main.__doc__)
+    parser.add_argument("--sheet", metavar="PATH", help="also save a contact sheet PNG here")
+    args = parser.parse_args(argv)
     for path in draw_tiles():
         print(path)
+    if args.sheet:
+        from worlds.tilesheet import save_sheet  # it renders with worlds.render, which imports us
+
+        print(save_sheet(args.sheet))
+
+
+if __name__ == "__main__":
+    main()
