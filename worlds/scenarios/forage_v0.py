@@ -348,4 +348,32 @@ def level_views(terrain, pos, present, pad, agent_level, food_level, views):
                     views[b, i, y, x, 3] = grid[top + y, left + x]
 
 
+# The task generator's knobs: (num_agents, force_coop) pairs seen in training, and the ones held
+# out for testing (a fourth agent, or every item needing the whole team of three).
+TRAIN_TEAMS = ((2, False), (3, False), (2, True))
+TEST_TEAMS = ((4, False), (3, True), (4, True))
+
+
+def task_family(rng: np.random.Generator, split: str) -> tuple[dict, float]:
+    """A forage_v0 config for the task generator and its difficulty: "train" and "test" draw
+    from disjoint (num_agents, force_coop) pairs; sizes, food counts and levels from the same
+    ranges. Difficulty grows with the food to collect, the room, the team and forced teamwork."""
+    if split not in ("train", "test"):
+        raise ValueError(f"forage_v0 task_family: split must be 'train' or 'test', got {split!r}")
+    teams = TRAIN_TEAMS if split == "train" else TEST_TEAMS
+    num_agents, force_coop = teams[int(rng.integers(len(teams)))]
+    size = int(rng.choice((6, 8, 10)))
+    num_food = int(rng.integers(1, min(len(food_lattice(size)), 4) + 1))
+    config = {
+        "num_agents": num_agents,
+        "force_coop": force_coop,
+        "size": size,
+        "num_food": num_food,
+        "max_level": int(rng.integers(1, MAX_LEVEL)),
+        "max_cycles": 6 * size,
+    }
+    difficulty = num_food * size / 8 * (1 + 0.25 * (num_agents - 2)) * (1.5 if force_coop else 1.0)
+    return config, float(difficulty)
+
+
 env, parallel_env = scenario_module(Forage)
