@@ -14,6 +14,7 @@ CONFIG = {
     "plates_v0": {"size": 5, "max_cycles": 9},
     "tag_v0": {"size": 7, "max_cycles": 10},
     "forage_v0": {"size": 6, "num_food": 1, "max_level": 2, "max_cycles": 12},
+    "flags_v0": {"size": 5, "max_cycles": 10},
 }
 
 

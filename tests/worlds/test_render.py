@@ -23,6 +23,7 @@ CASES = [
     ("plates_v0", {}),
     ("tag_v0", {}),
     ("forage_v0", {}),
+    ("flags_v0", {}),
 ]
 SEEDS = (0, 1, 2)
 
