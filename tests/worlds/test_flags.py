@@ -183,3 +183,15 @@ def test_maps_need_both_bases_and_the_shipped_map_loads(tmp_path) -> None:
 def test_bad_config(config: dict, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         worlds.make_scenario("flags_v0", **config)
+
+
+def test_task_family_splits_are_disjoint_and_valid() -> None:
+    from worlds.scenarios.flags_v0 import TEST_KNOBS, TRAIN_KNOBS, task_family
+
+    assert not set(TRAIN_KNOBS) & set(TEST_KNOBS)
+    rng = np.random.default_rng(0)
+    for split, knobs in (("train", TRAIN_KNOBS), ("test", TEST_KNOBS)):
+        for _ in range(20):
+            config, difficulty = task_family(rng, split)
+            assert (config["num_agents"], config["walls"]) in knobs and difficulty > 0
+            worlds.make_scenario("flags_v0", **config)
