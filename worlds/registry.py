@@ -7,13 +7,21 @@ from types import ModuleType
 from worlds.batch import BatchEnv
 from worlds.env import GridParallelEnv
 from worlds.scenario import Scenario
-from worlds.scenarios import maze_v0, plates_v0, tag_v0
+from worlds.scenarios import flags_v0, forage_v0, maze_v0, plates_v0, tag_v0
 
-SCENARIOS: dict[str, ModuleType] = {"maze_v0": maze_v0, "plates_v0": plates_v0, "tag_v0": tag_v0}
+SCENARIOS: dict[str, ModuleType] = {
+    "maze_v0": maze_v0,
+    "plates_v0": plates_v0,
+    "tag_v0": tag_v0,
+    "forage_v0": forage_v0,
+    "flags_v0": flags_v0,
+}
 _CLASSES: dict[str, type[Scenario]] = {
     "maze_v0": maze_v0.Maze,
     "plates_v0": plates_v0.Plates,
     "tag_v0": tag_v0.Tag,
+    "forage_v0": forage_v0.Forage,
+    "flags_v0": flags_v0.Flags,
 }
 
 

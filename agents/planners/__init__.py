@@ -4,7 +4,9 @@ whole map, every agent's position and goal) rather than their own view.
 * maze_v0: shortest paths to each agent's goal, with corridor etiquette between agents;
 * plates_v0: split the plates between the agents, wait on them until the gate opens, then go;
 * tag_v0: hunters chase the nearest runner and tag it; runners keep away from hunters, towards
-  open space.
+  open space;
+* forage_v0: groups whose levels reach an item's level walk next to it and collect it together;
+* flags_v0: attackers fetch the rival flag and carry it home, defenders chase intruders and tag.
 
 `make_planner(scenario, seed)` gives the scenario's planner; all its randomness (tie-breaks,
 getting unstuck) comes from `np.random.default_rng(seed)`.
@@ -12,6 +14,8 @@ getting unstuck) comes from `np.random.default_rng(seed)`.
 
 from __future__ import annotations
 
+from agents.planners.flags import FlagsPlanner
+from agents.planners.forage import ForagePlanner
 from agents.planners.grid import UNREACHED, distance_fields
 from agents.planners.maze import MazePlanner
 from agents.planners.planner import PLAN_WORDS, Planner
@@ -23,6 +27,8 @@ PLANNERS: dict[str, type[Planner]] = {
     "maze_v0": MazePlanner,
     "plates_v0": PlatesPlanner,
     "tag_v0": TagPlanner,
+    "forage_v0": ForagePlanner,
+    "flags_v0": FlagsPlanner,
 }
 
 

@@ -41,7 +41,14 @@ from worlds.sprites import sprite_art
 from worlds.state import State
 
 TILE = 32
-CASES = [("maze_v0", {}), ("maze_v0", {"num_agents": 4}), ("plates_v0", {}), ("tag_v0", {})]
+CASES = [
+    ("maze_v0", {}),
+    ("maze_v0", {"num_agents": 4}),
+    ("plates_v0", {}),
+    ("tag_v0", {}),
+    ("forage_v0", {}),
+    ("flags_v0", {}),
+]
 SEEDS = (0, 1, 2)
 
 

@@ -46,8 +46,10 @@ def expected_mask(scenario, state: State, i: int) -> list[int]:
     row, col = state.pos[0, i] + 1
     around = [cells[row - 1, col], cells[row + 1, col], cells[row, col + 1], cells[row, col - 1]]
     mask = [1] + [int(PASSABLE[cell]) for cell in around]
-    if scenario.interactions:
+    if scenario.name == "tag_v0":
         mask.append(int(scenario.teams[i] == 0))  # tag: hunters only
+    elif scenario.interactions:  # the scenario's own tests check its interactions' masks
+        mask += scenario.interaction_mask(state)[0, i].astype(int).tolist()
     return mask
 
 
@@ -73,8 +75,9 @@ def test_views_match_the_state(name: str, view_size: int) -> None:
         for agent in env.agents:
             i = env.possible_agents.index(agent)
             view = obs[agent]["view"]
-            assert view.shape == (view_size, view_size, 3)
-            np.testing.assert_array_equal(view, expected_view(env.scenario, env.world, i), err_msg=agent)
+            assert view.shape == (view_size, view_size, len(env.scenario.view_codes))
+            shared = view[..., :3]  # the scenario's own channels are checked in its own tests
+            np.testing.assert_array_equal(shared, expected_view(env.scenario, env.world, i), err_msg=agent)
             marks = np.argwhere(view[..., 2] > 0)
             if env.world.goal[0, i, 0] < 0:
                 assert len(marks) == 0
@@ -167,7 +170,8 @@ def test_view_obs_type_is_a_plain_box(name: str, view_size: int) -> None:
     dict_obs, _ = worlds.make_parallel(name, view_size=view_size).reset(seed=4)
     for agent in env.possible_agents:
         space = env.observation_space(agent)
-        assert isinstance(space, spaces.Box) and space.shape == (view_size, view_size, 3)
+        channels = len(env.scenario.view_codes)
+        assert isinstance(space, spaces.Box) and space.shape == (view_size, view_size, channels)
         assert isinstance(obs[agent], np.ndarray) and space.contains(obs[agent])
         np.testing.assert_array_equal(obs[agent], dict_obs[agent]["view"])
 

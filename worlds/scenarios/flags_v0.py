@@ -1,0 +1,467 @@
+"""flags_v0: compete (team capture the flag).
+
+Description:
+    Two teams, west (base `<`) and east (base `>`), on a map whose east half mirrors the west
+    half: `size` rows and 2 * `size` columns with random wall blocks (`walls`, the share of
+    inner cells), or a map (`map=`, one `<` and one `>`). Each team's flag starts on its base.
+    A live agent stepping onto the rival flag picks it up and carries it; standing with it on
+    its own base scores a capture for its team (the own flag need not be home) and the flag
+    goes back to its base. On its own half an agent may `tag`: every rival next to it on that
+    half is sent back to its spawn (or another free spawn cell of its team; it stays if all are
+    taken), its move that step is cancelled, and a flag it carries goes back to its base.
+
+Agents:
+    `num_agents` (default 4, an even 2..10): the first half `west_0, west_1, ...` (team 0),
+    the second half `east_0, ...` (team 1). Each sees teammates and rivals as such.
+
+Observation:
+    The engine's egocentric view (no goal compass) plus two channels. Flags (codes 0..4): 1 the
+    observer's own flag on the ground, 2 the rival flag on the ground, 3 an agent carrying the
+    rival flag (a teammate or itself), 4 a rival carrying the observer's own flag. Territory
+    (codes 0..2): 1 the observer's half, 2 the rival half, 0 the neutral middle column of an odd
+    map and off the map. The Dict observation adds `carrying` (int8[1], 1 while carrying) and
+    `score` (int32[2]: own team's captures, then the rivals').
+
+Actions:
+    Discrete(6): noop, north, south, east, west, tag. `tag` is legal on one's own half next to
+    a rival on that half.
+
+Rewards:
+    Zero-sum per capture: +1 to every agent of the capturing team, -1 to every rival.
+
+Termination:
+    Everyone terminates on the step a team reaches `score_limit` captures (default 2); all are
+    truncated at `max_cycles` (default 200).
+
+Version History:
+    v0: initial release.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from gymnasium import spaces
+from numba import njit
+
+from worlds.cells import BASE, FLOOR, NUM_CELLS, PASSABLE, WALL
+from worlds.env import scenario_module
+from worlds.maps import MapError
+from worlds.scenario import NOOP, Layout, Scenario, Sprite
+
+TAG = 5
+WEST, EAST = 0, 1
+TEAM_COLOURS = ((230, 80, 60), (70, 130, 240))
+NEIGHBOURS = np.array([(-1, 0), (1, 0), (0, 1), (0, -1)], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Flags(Scenario):
+    num_agents: int = 4
+    max_cycles: int = 200
+    size: int = 9
+    walls: float = 0.15
+    score_limit: int = 2
+
+    name = "flags_v0"
+    team_names = ("west", "east")
+    interactions = ("tag",)
+    num_cells = NUM_CELLS
+    legend_cells = (WALL, FLOOR, BASE, BASE + 1)
+    extra_channels = (5, 3)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_agents % 2 or self.num_agents < 2:
+            raise ValueError(f"flags_v0: num_agents must be even (two equal teams), got {self.num_agents}")
+        if not 1 <= self.score_limit <= 100:
+            raise ValueError(f"flags_v0: score_limit must be 1..100, got {self.score_limit}")
+        if not 0.0 <= self.walls <= 0.4:
+            raise ValueError(f"flags_v0: walls must be 0..0.4, got {self.walls}")
+        if self.map is None and not 5 <= self.size <= 25:
+            raise ValueError(f"flags_v0: size must be 5..25, got {self.size}")
+        if self.map is None and self.num_agents // 2 > self.size - 2:
+            raise ValueError(
+                f"flags_v0: size {self.size} has no room for {self.num_agents // 2} spawns a team"
+            )
+
+    @cached_property
+    def teams(self) -> np.ndarray:
+        return (np.arange(self.num_agents) >= self.num_agents // 2).astype(np.int64)
+
+    # -- layout -------------------------------------------------------------------------------
+    def layout(self, rng: np.random.Generator) -> Layout:
+        if self.grid_map is not None:
+            return self._map_layout(rng)
+        terrain = mirrored_field(self.size, self.walls, rng)
+        h, w = terrain.shape
+        row = h // 2
+        bases = np.array([(row, 1), (row, w - 2)])
+        terrain[row, 1], terrain[row, w - 2] = BASE + WEST, BASE + EAST
+        half = self.num_agents // 2
+        # Spawns in column 2 from the base's row outwards, mirrored for the east team.
+        rows = sorted(range(1, h - 1), key=lambda r: (abs(r - row), r))[:half]
+        west = [(r, 2) for r in rows]
+        spawn = np.array(west + [(r, w - 3) for r in rows])
+        terrain[spawn[:, 0], spawn[:, 1]] = FLOOR  # spawns are never walled in
+        return self._layout(terrain, spawn, bases)
+
+    def _map_layout(self, rng: np.random.Generator) -> Layout:
+        grid = self.grid_map
+        bases = []
+        for team, char in ((WEST, "<"), (EAST, ">")):
+            cells = np.argwhere(grid.terrain == BASE + team)
+            if len(cells) != 1:
+                raise MapError(
+                    grid.source, 1, 1, f"flags_v0 needs exactly one {char!r} base, found {len(cells)}"
+                )
+            bases.append(cells[0])
+        w = grid.terrain.shape[1]
+        spawn = np.zeros((self.num_agents, 2), dtype=np.int64)
+        taken = {tuple(c) for c in bases} | {grid.spawns[i] for i in grid.spawns if i < self.num_agents}
+        for i, team in enumerate(self.teams.tolist()):
+            if i in grid.spawns:
+                spawn[i] = grid.spawns[i]
+                continue
+            # A free cell on its own half, nearest its base first (ties broken by the draw).
+            cells = [
+                (r, c)
+                for r, c in np.argwhere(np.take(PASSABLE, grid.terrain)).tolist()
+                if side(c, w) == team and (r, c) not in taken
+            ]
+            if not cells:
+                raise MapError(
+                    grid.source, 1, 1, f"flags_v0: no free cell on the {self.team_names[team]} half"
+                )
+            base = bases[team]
+            noise = rng.random(len(cells)).tolist()
+            best = min(
+                range(len(cells)),
+                key=lambda k: abs(cells[k][0] - base[0]) + abs(cells[k][1] - base[1]) + noise[k],
+            )
+            spawn[i] = cells[best]
+            taken.add(cells[best])
+        return self._layout(grid.terrain.copy(), spawn, np.array(bases))
+
+    def _layout(self, terrain: np.ndarray, spawn: np.ndarray, bases: np.ndarray) -> Layout:
+        extra = {
+            "spawn": spawn.astype(np.int32),
+            "base": bases.astype(np.int32),  # [2, 2]: each team's base cell
+            "flag": bases.astype(np.int32).copy(),  # [2, 2]: where each team's flag is
+            "carrier": np.full(2, -1, dtype=np.int32),  # who carries each team's flag, -1 nobody
+            "score": np.zeros(2, dtype=np.int32),
+        }
+        return Layout(terrain, spawn.copy(), np.full((self.num_agents, 2), -1), extra)
+
+    # -- rules --------------------------------------------------------------------------------
+    def interaction_mask(self, state) -> np.ndarray:
+        out = np.empty((*state.alive.shape, 1), dtype=bool)
+        tag_mask(state.pos, state.alive, self._teams64, state.shape[1], out)
+        return out
+
+    def interact(self, state, actions):
+        tagged = np.zeros(state.alive.shape, dtype=bool)
+        x = state.extra
+        # The engine moves by this very `actions` array: a tagged agent's move becomes a noop.
+        flags_tag(
+            state.pos, state.alive, actions, self._teams64, state.shape[1],
+            x["spawn"], x["base"], x["flag"], x["carrier"], tagged,
+        )  # fmt: skip
+        return {"tagged": tagged}
+
+    def judge(self, state, actions, events):
+        rewards = np.zeros(state.alive.shape, dtype=np.float64)
+        terminated = np.zeros(state.alive.shape, dtype=bool)
+        captured = np.zeros((state.alive.shape[0], 2), dtype=bool)
+        x = state.extra
+        flags_judge(
+            state.pos, state.alive, self._teams64, x["base"], x["flag"], x["carrier"], x["score"],
+            self.score_limit, rewards, terminated, captured,
+        )  # fmt: skip
+        events["captured"] = captured
+        return rewards, terminated
+
+    @cached_property
+    def _teams64(self) -> np.ndarray:
+        return np.asarray(self.teams, dtype=np.int64)
+
+    # -- what agents perceive -----------------------------------------------------------------
+    def fill_views(self, state, present, views) -> None:
+        x = state.extra
+        flag_views(state.pos, present, self._teams64, state.shape[1], x["flag"], x["carrier"], views)
+
+    def extra_spaces(self) -> dict:
+        return {
+            "carrying": spaces.Box(0, 1, (1,), dtype=np.int8),
+            "score": spaces.Box(0, self.score_limit, (2,), dtype=np.int32),
+        }
+
+    def extra_observations(self, state) -> dict[str, np.ndarray]:
+        carrier, score = state.extra["carrier"], state.extra["score"]
+        agents = np.arange(state.alive.shape[1])
+        carrying = (carrier[:, :, None] == agents).any(1)[..., None].astype(np.int8)
+        own = score[:, self.teams]  # [B, N]
+        rival = score[:, 1 - self.teams]
+        return {"carrying": carrying, "score": np.stack([own, rival], -1).astype(np.int32)}
+
+    def status_words(self, state, world: int, agent: int) -> list[str]:
+        x = state.extra
+        team = int(self.teams[agent])
+        names = self.team_names
+        w = state.shape[1]
+        here = state.pos[world, agent]
+        where = {team: "your own half", 1 - team: "the rival half", -1: "the middle"}[side(int(here[1]), w)]
+        own, rival = x["score"][world, team], x["score"][world, 1 - team]
+        lines = [
+            f"Score: {names[team]} (yours) {own}, {names[1 - team]} {rival}; first to {self.score_limit} "
+            f"wins. You are on {where}."
+        ]
+        for k, whose in ((1 - team, "The rival flag"), (team, "Your flag")):
+            holder = int(x["carrier"][world, k])
+            if holder == agent:
+                lines.append(f"{whose}: you carry it; take it to your base.")
+            elif holder >= 0:
+                lines.append(f"{whose}: carried by {self.agent_names[holder]}.")
+            else:
+                dy, dx = (x["flag"][world, k] - here).tolist()
+                home = (
+                    "at its base" if (x["flag"][world, k] == x["base"][world, k]).all() else "on the ground"
+                )
+                lines.append(f"{whose} is {home}, {_offset_words(dy, dx)}.")
+        return lines
+
+    def sprites(self, state, world: int) -> list[Sprite]:
+        x = state.extra
+        out = []
+        for k in (WEST, EAST):
+            holder = int(x["carrier"][world, k])
+            if holder >= 0:
+                y, c = state.pos[world, holder].tolist()
+                out.append(Sprite(y, c, "carried_flag", TEAM_COLOURS[k]))
+            else:
+                y, c = x["flag"][world, k].tolist()
+                out.append(Sprite(y, c, "flag", TEAM_COLOURS[k]))
+        return out
+
+    def goal_words(self, agent: int) -> str:
+        return (
+            "capture the rival flag: step onto it to carry it, bring it to your own base; on your own "
+            "half, tag rivals next to you to send them back to their spawn"
+        )
+
+
+def side(col: int, width: int) -> int:
+    """Which team's half a column is: 0 west, 1 east, -1 the middle column of an odd width."""
+    twice = 2 * col
+    return WEST if twice < width - 1 else EAST if twice > width - 1 else -1
+
+
+def _offset_words(dy: int, dx: int) -> str:
+    parts = [f"{abs(dy)} {'north' if dy < 0 else 'south'}"] if dy else []
+    parts += [f"{abs(dx)} {'west' if dx < 0 else 'east'}"] if dx else []
+    return " and ".join(parts) or "right here"
+
+
+def mirrored_field(size: int, walls: float, rng: np.random.Generator) -> np.ndarray:
+    """`size` rows, 2 * `size` columns: a walled room whose west half has random wall cells (a
+    `walls` share of its inner cells, kept only where the half stays connected) and whose east
+    half is its mirror image."""
+    h, half = size, size
+    west = np.full((h, half), FLOOR, dtype=np.uint8)
+    west[[0, -1], :] = WALL
+    west[:, 0] = WALL
+    inner = [(r, c) for r in range(1, h - 1) for c in range(3, half)]  # columns 1-2: base and spawns
+    draws = rng.random(len(inner)).tolist()
+    for (r, c), u in zip(inner, draws, strict=True):
+        if u < walls:
+            west[r, c] = WALL
+            if not _connected(west):
+                west[r, c] = FLOOR
+    return np.concatenate([west, west[:, ::-1]], axis=1)
+
+
+def _connected(grid: np.ndarray) -> bool:
+    """Whether the floor cells of a half form one region (the open east edge joins the mirror)."""
+    free = [(r, c) for r, c in zip(*np.nonzero(grid == FLOOR), strict=True)]
+    if not free:
+        return True
+    seen, queue = {free[0]}, deque([free[0]])
+    while queue:
+        r, c = queue.popleft()
+        for dr, dc in ((-1, 0), (1, 0), (0, 1), (0, -1)):
+            nxt = (r + dr, c + dc)
+            if 0 <= nxt[0] < grid.shape[0] and 0 <= nxt[1] < grid.shape[1] and nxt not in seen:
+                if grid[nxt] == FLOOR:
+                    seen.add(nxt)
+                    queue.append(nxt)
+    return len(seen) == len(free)
+
+
+@njit(cache=True)
+def _side(col, width):
+    twice = 2 * col
+    if twice < width - 1:
+        return 0
+    if twice > width - 1:
+        return 1
+    return -1
+
+
+@njit(cache=True)
+def tag_mask(pos, alive, teams, width, out):
+    """flags_v0's mask: `tag` is legal for a live agent on its own half with a live rival next
+    to it on that half."""
+    B, N = alive.shape
+    for b in range(B):
+        for i in range(N):
+            ok = False
+            if alive[b, i] and _side(pos[b, i, 1], width) == teams[i]:
+                for j in range(N):
+                    gap = abs(pos[b, j, 0] - pos[b, i, 0]) + abs(pos[b, j, 1] - pos[b, i, 1])
+                    if (
+                        alive[b, j]
+                        and teams[j] != teams[i]
+                        and gap == 1
+                        and _side(pos[b, j, 1], width) == teams[i]
+                    ):
+                        ok = True
+            out[b, i, 0] = ok
+
+
+@njit(cache=True)
+def flags_tag(pos, alive, actions, teams, width, spawn, base, flag, carrier, tagged):
+    """flags_v0, before moves: a live agent tagging on its own half catches every live rival
+    next to it on that half. A caught agent's flag goes home, its move is cancelled and it is
+    sent to its spawn, or the first free spawn of its team, or stays if none is free."""
+    B, N = alive.shape
+    for b in range(B):
+        for i in range(N):
+            if not (alive[b, i] and actions[b, i] == TAG and _side(pos[b, i, 1], width) == teams[i]):
+                continue
+            for j in range(N):
+                gap = abs(pos[b, j, 0] - pos[b, i, 0]) + abs(pos[b, j, 1] - pos[b, i, 1])
+                if (
+                    alive[b, j]
+                    and teams[j] != teams[i]
+                    and gap == 1
+                    and _side(pos[b, j, 1], width) == teams[i]
+                ):
+                    tagged[b, j] = True
+        for j in range(N):
+            if not tagged[b, j]:
+                continue
+            actions[b, j] = NOOP
+            for k in range(2):
+                if carrier[b, k] == j:
+                    carrier[b, k] = -1
+                    flag[b, k, 0], flag[b, k, 1] = base[b, k, 0], base[b, k, 1]
+            for s in range(N + 1):  # its own spawn first, then its team's in order
+                m = j if s == 0 else s - 1
+                if teams[m] != teams[j]:
+                    continue
+                free = True
+                for a in range(N):
+                    if (
+                        a != j
+                        and alive[b, a]
+                        and pos[b, a, 0] == spawn[b, m, 0]
+                        and pos[b, a, 1] == spawn[b, m, 1]
+                    ):
+                        free = False
+                if free:
+                    pos[b, j, 0], pos[b, j, 1] = spawn[b, m, 0], spawn[b, m, 1]
+                    break
+
+
+@njit(cache=True)
+def flags_judge(pos, alive, teams, base, flag, carrier, score, score_limit, rewards, terminated, captured):
+    """flags_v0, after moves: a live agent on the rival flag (on the ground) picks it up; a
+    carried flag moves with its carrier; a carrier on its own base captures (+1 to its team, -1
+    to the rivals, the flag goes home); everyone terminates once a team has `score_limit`."""
+    B, N = alive.shape
+    for b in range(B):
+        for i in range(N):
+            k = 1 - teams[i]
+            if (
+                alive[b, i]
+                and carrier[b, k] < 0
+                and pos[b, i, 0] == flag[b, k, 0]
+                and pos[b, i, 1] == flag[b, k, 1]
+            ):
+                carrier[b, k] = i
+        for k in range(2):
+            i = carrier[b, k]
+            if i < 0:
+                continue
+            flag[b, k, 0], flag[b, k, 1] = pos[b, i, 0], pos[b, i, 1]
+            team = teams[i]
+            if pos[b, i, 0] == base[b, team, 0] and pos[b, i, 1] == base[b, team, 1]:
+                captured[b, team] = True
+                score[b, team] += 1
+                carrier[b, k] = -1
+                flag[b, k, 0], flag[b, k, 1] = base[b, k, 0], base[b, k, 1]
+                for a in range(N):
+                    rewards[b, a] += 1.0 if teams[a] == team else -1.0
+        won = score[b, 0] >= score_limit or score[b, 1] >= score_limit
+        for a in range(N):
+            terminated[b, a] = won
+
+
+@njit(cache=True)
+def flag_views(pos, present, teams, width, flag, carrier, views):
+    """flags_v0's channels of views uint8[B, N, V, V, 5]: channel 3 the flags seen from the
+    observer (1 own flag on the ground, 2 rival flag on the ground, 3 a carrier of the rival
+    flag, 4 a carrier of the observer's flag), channel 4 the territory (1 own half, 2 rival)."""
+    B, N, V = views.shape[0], views.shape[1], views.shape[2]
+    r = V // 2
+    for b in range(B):
+        for i in range(N):
+            top, left = pos[b, i, 0] - r, pos[b, i, 1] - r
+            for y in range(V):
+                for x in range(V):
+                    views[b, i, y, x, 3] = 0
+                    s = _side(left + x, width)
+                    inside = views[b, i, y, x, 0] != 0  # VOID off the map
+                    views[b, i, y, x, 4] = 0 if (s < 0 or not inside) else (1 if s == teams[i] else 2)
+            for k in range(2):
+                fy, fx = flag[b, k, 0] - top, flag[b, k, 1] - left
+                holder = carrier[b, k]
+                if holder >= 0 and not present[b, holder]:
+                    continue
+                if 0 <= fy < V and 0 <= fx < V:
+                    own = k == teams[i]
+                    if holder < 0:
+                        views[b, i, fy, fx, 3] = 1 if own else 2
+                    else:
+                        views[b, i, fy, fx, 3] = 4 if own else 3
+
+
+# The task generator's knobs: team sizes and wall shares seen in training, and held out.
+TRAIN_KNOBS = ((2, 0.0), (2, 0.15), (4, 0.0))
+TEST_KNOBS = ((4, 0.15), (6, 0.1), (2, 0.3))
+
+
+def task_family(rng: np.random.Generator, split: str) -> tuple[dict, float]:
+    """A flags_v0 config and its difficulty: "train" and "test" draw (num_agents, walls) from
+    disjoint pairs; sizes 7/9/11 and score limits 1..2 from the same ranges. Difficulty grows
+    with the field's width, the walls, the teams and the captures needed."""
+    if split not in ("train", "test"):
+        raise ValueError(f"flags_v0 task_family: split must be 'train' or 'test', got {split!r}")
+    knobs = TRAIN_KNOBS if split == "train" else TEST_KNOBS
+    num_agents, walls = knobs[int(rng.integers(len(knobs)))]
+    size = int(rng.choice((7, 9, 11)))
+    score_limit = int(rng.integers(1, 3))
+    config = {
+        "num_agents": num_agents,
+        "walls": walls,
+        "size": size,
+        "score_limit": score_limit,
+        "max_cycles": 20 * size,
+    }
+    return config, float(size / 9 * score_limit * (1 + walls) * (1 + 0.1 * num_agents))
+
+
+env, parallel_env = scenario_module(Flags)
