@@ -2,7 +2,7 @@
 
 One learner trains on a sequence of tasks (scenarios, or variations such as `maze_v0:size=7`, or
 tasks drawn from `worlds.tasks`: `tasks:maze:train:8` is the first 8 of the maze family's train
-stream, each a fixed layout labelled like `maze-11-rooms-a2@48213`; see `task_stream`).
+stream, each a fixed layout labelled like `maze-9-rooms-a2@48213`; see `task_stream`).
 It drives the first team of every task (maze and plates: `agents`; tag: `hunters`), with
 parameter sharing across that team; the other teams are played by `--opponent` (random). Tasks
 differ in their action sets (tag has 6 actions, maze and plates 5): the learner is built with

@@ -32,7 +32,7 @@ Splits. `"test"` is held out twice over:
 
 Adding a family is one entry in `FAMILIES`: a function `(rng, split) -> (scenario name, config,
 difficulty)` that draws its knobs through `draw_split`. `"all"` goes round the families in
-`FAMILIES` order. A label is the family, the config's knobs and `@seed`: `maze-11-rooms-a2@48213`,
+`FAMILIES` order. A label is the family, the config's knobs and `@seed`: `maze-9-rooms-a2@48213`,
 `tag-9-maze-a4-h2@1520977` (4 agents of whom 2 hunters).
 
 (`worlds.tasks` is this module's `tasks` function; import the rest with `from worlds.tasks
@@ -67,7 +67,7 @@ class Task:
     split: str  # "train" or "test"
     seed: int  # the task's identity: its layout seed
     difficulty: float  # in [0, 1], monotone in the family's knobs
-    label: str  # readable and unique: "maze-11-rooms-a2@48213"
+    label: str  # readable and unique: "maze-9-rooms-a2@48213"
 
     def make_scenario(self, **overrides) -> Scenario:
         return make_scenario(self.scenario, **{**self.config, **overrides})
@@ -200,7 +200,7 @@ _NOT_IN_LABEL = ("max_cycles", "layout_seed")  # derived from the other knobs / 
 
 
 def label(family: str, config: dict) -> str:
-    """`maze-11-rooms-a2@48213`: the family, its knobs, `@` and the layout seed."""
+    """`maze-9-rooms-a2@48213`: the family, its knobs, `@` and the layout seed."""
     parts = [
         value if isinstance(value, str) else f"{_SHORT.get(key, key)}{value}"
         for key, value in config.items()
