@@ -1,6 +1,8 @@
 """Continual learning: `arena train --curriculum maze_v0,plates_v0,tag_v0 --steps-per-task N`.
 
-One learner trains on a sequence of tasks (scenarios, or variations such as `maze_v0:size=7`).
+One learner trains on a sequence of tasks (scenarios, or variations such as `maze_v0:size=7`, or
+tasks drawn from `worlds.tasks`: `tasks:maze:train:8` is the first 8 of the maze family's train
+stream, each a fixed layout labelled like `maze-9-rooms-a2@48213`; see `task_stream`).
 It drives the first team of every task (maze and plates: `agents`; tag: `hunters`), with
 parameter sharing across that team; the other teams are played by `--opponent` (random). Tasks
 differ in their action sets (tag has 6 actions, maze and plates 5): the learner is built with
@@ -29,6 +31,7 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +52,12 @@ from arena.loop import (
 )
 from arena.train import save_controller
 from worlds.scenario import Scenario
+from worlds.tasks import SPLITS
+from worlds.tasks import tasks as task_generator
 
 METHODS = ("none", "replay", "ewc", "joint")
 LEARNER = "learner"  # the seat name of the curriculum's learner in every task
+TASK_COUNT = 5  # tasks a `tasks:FAMILY` item expands into when it gives no count
 
 
 @dataclass(frozen=True)
@@ -66,19 +72,45 @@ class Task:
 
 
 def parse_curriculum(text: str) -> list[Task]:
-    """`maze_v0,plates_v0,tag_v0:size=11` -> tasks; they must share the view size."""
-    labels = [label.strip() for label in text.split(",") if label.strip()]
-    if not labels:
+    """`maze_v0,plates_v0,tag_v0:size=11` -> tasks; `tasks:FAMILY[:split][:count]` items expand
+    into tasks of `worlds.tasks` (see `task_stream`). They must share the view size."""
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if not items:
         raise ValueError("--curriculum: no tasks given (e.g. maze_v0,plates_v0,tag_v0)")
+    tasks = [
+        task
+        for item in items
+        for task in (task_stream(item) if item.startswith("tasks:") else [Task(item, parse_scenario(item))])
+    ]
+    labels = [t.label for t in tasks]
     if len(set(labels)) != len(labels):
         raise ValueError(f"--curriculum: a task is listed twice in {text!r}")
-    tasks = [Task(label, parse_scenario(label)) for label in labels]
     views = {t.label: t.scenario.view_size for t in tasks}
     if len(set(views.values())) > 1:
         raise ValueError(
             f"--curriculum: every task must have the same view_size (one learner sees them all): {views}"
         )
     return tasks
+
+
+def task_stream(item: str) -> list[Task]:
+    """`tasks:FAMILY[:split][:count][:KEY=VALUE...]` -> the first `count` (default
+    `TASK_COUNT`) tasks of `worlds.tasks(FAMILY, split, seed)`, labelled as the stream labels
+    them. `seed=N` picks another stream (default 0); other KEY=VALUE pairs override every task's
+    config (`max_cycles=20`). Split, count and pairs may come in any order after the family."""
+    family, *parts = item.removeprefix("tasks:").split(":")
+    split, count, overrides = "train", TASK_COUNT, {}
+    for part in parts:
+        if part in SPLITS:
+            split = part
+        elif part.isdigit():
+            count = int(part)
+        else:
+            overrides |= parse_pairs([part], f"--curriculum {item!r}")
+    if count < 1:
+        raise ValueError(f"--curriculum {item!r}: the count of tasks must be >= 1")
+    stream = task_generator(family, split, int(overrides.pop("seed", 0)))
+    return [Task(t.label, t.make_scenario(**overrides)) for t in islice(stream, count)]
 
 
 def transfer_metrics(R, baseline=None) -> dict:

@@ -498,7 +498,11 @@ def add_parser(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress line and no summary")
     c = p.add_argument_group("continual learning")
     c.add_argument(
-        "--curriculum", metavar="TASKS", help="tasks in order, e.g. maze_v0,plates_v0,tag_v0:size=11"
+        "--curriculum",
+        metavar="TASKS",
+        help="tasks in order, e.g. maze_v0,plates_v0,tag_v0:size=11, or "
+        "tasks:FAMILY[:split][:count] (default train, 5): that many tasks of worlds.tasks, "
+        "e.g. tasks:maze:test:8",
     )
     c.add_argument(
         "--steps-per-task", type=int, default=50_000, help="env steps on each task (default 50000)"

@@ -4,6 +4,7 @@ from worlds.batch import BatchEnv
 from worlds.env import GridParallelEnv
 from worlds.maps import GridMap, MapError, load_map, parse_map
 from worlds.registry import SCENARIOS, make_batch, make_env, make_parallel, make_scenario
+from worlds.tasks import Task, tasks
 
 __all__ = [
     "SCENARIOS",
@@ -11,10 +12,12 @@ __all__ = [
     "GridMap",
     "GridParallelEnv",
     "MapError",
+    "Task",
     "load_map",
     "make_batch",
     "make_env",
     "make_parallel",
     "make_scenario",
     "parse_map",
+    "tasks",
 ]

@@ -27,8 +27,12 @@ from worlds.state import State
 
 
 def reset(scenario: Scenario, rngs: Sequence[np.random.Generator]) -> State:
-    """A fresh episode in each world; world b draws its layout from `rngs[b]` alone."""
-    layouts = [scenario.layout(rng) for rng in rngs]
+    """A fresh episode in each world; world b draws its layout from `rngs[b]` alone, or, with a
+    `layout_seed`, every world gets the one layout drawn from that seed."""
+    if scenario.layout_seed is None:
+        layouts = [scenario.layout(rng) for rng in rngs]
+    else:
+        layouts = [scenario.layout(np.random.default_rng(scenario.layout_seed))] * len(rngs)
     B, n, pad = len(layouts), scenario.num_agents, scenario.pad
     height, width = layouts[0].terrain.shape
     terrain = np.full((B, height + 2 * pad, width + 2 * pad), VOID, dtype=np.uint8)

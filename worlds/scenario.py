@@ -61,6 +61,9 @@ class Scenario:
     view_size: int = 7
     max_cycles: int = 100
     map: str | None = None  # a map file (path or name in assets/maps); overrides generator options
+    # Pins the start: every episode (and every world) draws its layout from this seed instead of
+    # the episode's rng, so a task (`worlds.tasks`) is one fixed level. None: a new one per episode.
+    layout_seed: int | None = None
 
     name: ClassVar[str] = "scenario"
     team_names: ClassVar[tuple[str, ...]] = ("agents",)
@@ -76,6 +79,8 @@ class Scenario:
             raise ValueError(f"{self.name}: view_size must be odd and >= 3, got {self.view_size}")
         if self.max_cycles < 1:
             raise ValueError(f"{self.name}: max_cycles must be >= 1, got {self.max_cycles}")
+        if self.layout_seed is not None and self.layout_seed < 0:
+            raise ValueError(f"{self.name}: layout_seed must be >= 0 or None, got {self.layout_seed}")
 
     # -- identity ---------------------------------------------------------------------------
     @property

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import json
+from itertools import islice
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import worlds
 from agents.base import Observations
 from agents.checkpoint import load_controller
 from arena.cli import main
-from arena.curriculum import Curriculum, JointObservations, parse_curriculum, run_curriculum, transfer_metrics
+from arena.curriculum import (
+    TASK_COUNT,
+    Curriculum,
+    JointObservations,
+    parse_curriculum,
+    run_curriculum,
+    transfer_metrics,
+)
 from worlds.batch import BatchEnv
 
 # R[i, j]: performance on task j after training on task i; b[j]: the untrained learner's.
@@ -58,6 +67,37 @@ def test_parse_curriculum_with_variations_and_errors():
         parse_curriculum("maze_v0,mace_v0")
     with pytest.raises(ValueError, match="no tasks"):
         parse_curriculum(" , ")
+
+
+def test_parse_curriculum_expands_task_streams():
+    tasks = parse_curriculum("maze_v0, tasks:maze:test:3, tasks:all:2:max_cycles=9, tasks:tag")
+    stream = list(islice(worlds.tasks("maze", "test"), 3))
+    assert [t.label for t in tasks[1:4]] == [t.label for t in stream]
+    assert tasks[1].scenario == stream[0].make_scenario() and tasks[1].scenario.layout_seed >= 10**6
+    assert [t.scenario.name for t in tasks[4:6]] == ["maze_v0", "plates_v0"]  # "all": in turn
+    assert [t.scenario.max_cycles for t in tasks[4:6]] == [9, 9]
+    assert len(tasks) == 1 + 3 + 2 + TASK_COUNT and tasks[-1].label.startswith("tag-")
+    other = parse_curriculum("tasks:tag:seed=1")
+    assert len(other) == TASK_COUNT and other[0].label != tasks[6].label
+    with pytest.raises(ValueError, match="unknown task family 'mace'"):
+        parse_curriculum("tasks:mace")
+    with pytest.raises(ValueError, match="listed twice"):
+        parse_curriculum("tasks:maze:2,tasks:maze:1")
+    with pytest.raises(ValueError, match="count of tasks must be >= 1"):
+        parse_curriculum("tasks:maze:0")
+    with pytest.raises(ValueError, match="expected KEY=VALUE"):
+        parse_curriculum("tasks:maze:dev")
+
+
+@pytest.mark.slow
+def test_a_curriculum_of_generated_tasks_runs_from_the_command_line(tmp_path):
+    args = ["train", "--curriculum", "tasks:all:test:2:max_cycles=8", "--continual", "none", "--quiet"]
+    args += [*"--steps-per-task 8 --worlds 2 --eval-worlds 2 --hp rollout=4 --hp hidden=16".split()]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    saved = json.loads((tmp_path / "curriculum.json").read_text())
+    labels = [t.label for t in islice(worlds.tasks("all", "test"), 2)]
+    assert saved["tasks"] == labels and np.shape(saved["methods"]["none"]["R_success"]) == (2, 2)
+    assert load_controller(tmp_path / "none" / "learner.safetensors").tasks == labels
 
 
 def joint_rows(*labels: str) -> tuple[JointObservations, list[Observations]]:
