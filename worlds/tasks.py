@@ -192,7 +192,28 @@ def tag(rng: np.random.Generator, split: str) -> tuple[str, dict, float]:
     return "tag_v0", config, float(np.mean(knobs))
 
 
-FAMILIES: dict[str, Family] = {"maze": maze, "plates": plates, "tag": tag}
+def from_scenario(name: str) -> Family:
+    """The family a Worlds II scenario module declares with its `task_family(rng, split) ->
+    (config, difficulty)`; its difficulty (any scale, 0 easiest) is squashed into [0, 1)."""
+    from worlds.registry import SCENARIOS
+
+    declare = SCENARIOS[name].task_family
+
+    def family(rng: np.random.Generator, split: str) -> tuple[str, dict, float]:
+        config, difficulty = declare(rng, split)
+        return name, config, float(difficulty / (1.0 + difficulty))
+
+    family.__name__ = name.removesuffix("_v0")
+    return family
+
+
+FAMILIES: dict[str, Family] = {
+    "maze": maze,
+    "plates": plates,
+    "tag": tag,
+    "forage": from_scenario("forage_v0"),
+    "flags": from_scenario("flags_v0"),
+}
 
 # Short names of knobs in labels (other knobs show as `NAMEvalue`, strings as themselves).
 _SHORT = {"size": "", "num_agents": "a", "num_hunters": "h", "loops": "l"}

@@ -440,19 +440,20 @@ def flag_views(pos, present, teams, width, flag, carrier, views):
 
 
 # The task generator's knobs: team sizes and wall shares seen in training, and held out.
-TRAIN_KNOBS = ((2, 0.0), (2, 0.15), (4, 0.0))
-TEST_KNOBS = ((4, 0.15), (6, 0.1), (2, 0.3))
+# every task draws walls, so each layout seed gives its own level (an open field is one level)
+TRAIN_KNOBS = ((2, 0.15), (2, 0.25), (4, 0.15))
+TEST_KNOBS = ((4, 0.25), (6, 0.15), (2, 0.3))
 
 
 def task_family(rng: np.random.Generator, split: str) -> tuple[dict, float]:
     """A flags_v0 config and its difficulty: "train" and "test" draw (num_agents, walls) from
-    disjoint pairs; sizes 7/9/11 and score limits 1..2 from the same ranges. Difficulty grows
+    disjoint pairs; sizes 9/11 and score limits 1..2 from the same ranges. Difficulty grows
     with the field's width, the walls, the teams and the captures needed."""
     if split not in ("train", "test"):
         raise ValueError(f"flags_v0 task_family: split must be 'train' or 'test', got {split!r}")
     knobs = TRAIN_KNOBS if split == "train" else TEST_KNOBS
     num_agents, walls = knobs[int(rng.integers(len(knobs)))]
-    size = int(rng.choice((7, 9, 11)))
+    size = int(rng.choice((9, 11)))  # room for walls: no two tasks on one bare field
     score_limit = int(rng.integers(1, 3))
     config = {
         "num_agents": num_agents,
