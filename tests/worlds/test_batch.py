@@ -13,6 +13,7 @@ CONFIG = {
     "maze_v0": {"size": 5, "max_cycles": 12},
     "plates_v0": {"size": 5, "max_cycles": 9},
     "tag_v0": {"size": 7, "max_cycles": 10},
+    "harvest_v0": {"size": 7, "patches": 1, "max_cycles": 10, "num_agents": 3},
 }
 
 
@@ -20,6 +21,8 @@ def success(name: str, ended: dict[str, bool]) -> bool:
     """Whether an episode counts as a success, from which agents terminated in it."""
     if name == "tag_v0":
         return all(ended[a] for a in ended if a.startswith("runner"))
+    if name == "harvest_v0":  # the commons survived: nobody terminated
+        return not any(ended.values())
     return all(ended.values())
 
 
@@ -46,13 +49,13 @@ def assert_same_obs(batched, b: int, single: dict, names: list[str], obs_type: s
 
 def check_shapes(batch, obs, rewards, terminated, truncated, infos, obs_type: str) -> None:
     scenario = batch.scenario
-    n, v, a = scenario.num_agents, scenario.view_size, len(scenario.actions)
+    n, v, a, c = scenario.num_agents, scenario.view_size, len(scenario.actions), len(scenario.view_codes)
     if obs_type == "view":
-        assert obs.shape == (B, n, v, v, 3) and obs.dtype == np.uint8
+        assert obs.shape == (B, n, v, v, c) and obs.dtype == np.uint8
     else:
         assert obs["action_mask"].shape == (B, n, a) and obs["action_mask"].dtype == np.int8
     if obs_type == "dict":
-        assert obs["view"].shape == (B, n, v, v, 3) and obs["view"].dtype == np.uint8
+        assert obs["view"].shape == (B, n, v, v, c) and obs["view"].dtype == np.uint8
     if obs_type == "text":
         assert len(obs["text"]) == B and all(len(row) == n for row in obs["text"])
     assert rewards.shape == (B, n) and rewards.dtype == np.float32

@@ -21,13 +21,14 @@ STEPS = 8
 
 
 def expected_view(scenario, state: State, i: int) -> np.ndarray:
-    """Agent i's view, worked out cell by cell from the state."""
+    """Agent i's view (the three shared channels), worked out cell by cell from the state; agents
+    off the board (`scenario.present`) are not seen."""
     v = scenario.view_size
     r = v // 2
     row, col = state.pos[0, i]
     out = np.zeros((v, v, 3), np.uint8)
     out[..., 0] = np.pad(state.cells()[0], r, constant_values=VOID)[row : row + v, col : col + v]
-    for j in np.flatnonzero(state.alive[0]):
+    for j in np.flatnonzero(scenario.present(state)[0]):
         dy, dx = state.pos[0, j] - state.pos[0, i]
         if abs(dy) <= r and abs(dx) <= r:
             same_team = scenario.teams[j] == scenario.teams[i]
@@ -41,13 +42,17 @@ def expected_view(scenario, state: State, i: int) -> np.ndarray:
 
 
 def expected_mask(scenario, state: State, i: int) -> list[int]:
-    """noop, then north, south, east, west where the terrain lets the agent stand, then tag."""
+    """noop, then north, south, east, west where the terrain lets an agent on the board stand,
+    then the interactions (tag: hunters only; others as the scenario masks them)."""
     cells = np.pad(state.cells()[0], 1, constant_values=VOID)
     row, col = state.pos[0, i] + 1
     around = [cells[row - 1, col], cells[row + 1, col], cells[row, col + 1], cells[row, col - 1]]
-    mask = [1] + [int(PASSABLE[cell]) for cell in around]
-    if scenario.interactions:
-        mask.append(int(scenario.teams[i] == 0))  # tag: hunters only
+    present = bool(scenario.present(state)[0, i])
+    mask = [1] + [int(PASSABLE[cell] and present) for cell in around]
+    if scenario.name == "tag_v0":
+        mask.append(int(scenario.teams[i] == 0))
+    elif scenario.interactions:
+        mask += scenario.interaction_mask(state)[0, i].astype(int).tolist()
     return mask
 
 
@@ -73,7 +78,8 @@ def test_views_match_the_state(name: str, view_size: int) -> None:
         for agent in env.agents:
             i = env.possible_agents.index(agent)
             view = obs[agent]["view"]
-            assert view.shape == (view_size, view_size, 3)
+            assert view.shape == (view_size, view_size, len(env.scenario.view_codes))
+            view = view[..., :3]
             np.testing.assert_array_equal(view, expected_view(env.scenario, env.world, i), err_msg=agent)
             marks = np.argwhere(view[..., 2] > 0)
             if env.world.goal[0, i, 0] < 0:
@@ -107,7 +113,7 @@ def test_text_view_draws_the_view(name: str, view_size: int) -> None:
         for agent in env.agents:
             i = env.possible_agents.index(agent)
             chars = CHAR_TABLE[expected_view(env.scenario, world, i)[..., 0]]
-            for j in np.flatnonzero(world.alive[0]):
+            for j in np.flatnonzero(env.scenario.present(world)[0]):
                 dy, dx = world.pos[0, j] - world.pos[0, i]
                 if abs(dy) <= r and abs(dx) <= r:
                     chars[dy + r, dx + r] = "@" if j == i else str(j)
@@ -167,7 +173,8 @@ def test_view_obs_type_is_a_plain_box(name: str, view_size: int) -> None:
     dict_obs, _ = worlds.make_parallel(name, view_size=view_size).reset(seed=4)
     for agent in env.possible_agents:
         space = env.observation_space(agent)
-        assert isinstance(space, spaces.Box) and space.shape == (view_size, view_size, 3)
+        shape = (view_size, view_size, len(env.scenario.view_codes))
+        assert isinstance(space, spaces.Box) and space.shape == shape
         assert isinstance(obs[agent], np.ndarray) and space.contains(obs[agent])
         np.testing.assert_array_equal(obs[agent], dict_obs[agent]["view"])
 
