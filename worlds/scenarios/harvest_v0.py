@@ -212,7 +212,10 @@ class Harvest(Scenario):
         frozen, cooldown = int(x["frozen"][world, agent]), int(x["cooldown"][world, agent])
         got = f"You have collected {int(x['collected'][world, agent])} apples."
         if frozen:
-            return [f"You are frozen (zapped): off the board for {frozen} more steps; you can only wait.", got]
+            return [
+                f"You are frozen (zapped): off the board for {frozen} more steps; you can only wait.",
+                got,
+            ]
         facing = DIRECTIONS[int(state.last_move[world, agent])]
         ready = "ready" if cooldown == 0 else f"recharging for {cooldown} more steps"
         return [f"Your zap beam points {facing}, {self.beam_length} cells; {ready}.", got]
@@ -280,7 +283,9 @@ def social_metrics(state) -> dict[str, np.ndarray]:
 
 
 # -- kernels -------------------------------------------------------------------------------------
-GOLDEN, MIX1, MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # splitmix64's constants
+MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+MIX2 = np.uint64(0x94D049BB133111EB)
 
 
 @njit(cache=True)
@@ -293,8 +298,10 @@ def splitmix64(x):
 
 
 @njit(cache=True)
-def zap_beams(terrain, pos, alive, actions, last_move, frozen, cooldown, pad, beam_length,
-              freeze_steps, zap_cooldown, fired, hit):  # fmt: skip
+def zap_beams(
+    terrain, pos, alive, actions, last_move, frozen, cooldown, pad, beam_length, freeze_steps, zap_cooldown,
+    fired, hit,
+):  # fmt: skip
     """harvest_v0, before moves: every agent on the board whose zap is ready and who zaps fires
     along its last move (north before any) up to `beam_length` cells, stopped by impassable
     cells; the first agent on the board in the beam is frozen for `freeze_steps`. All beams
@@ -329,8 +336,10 @@ def zap_beams(terrain, pos, alive, actions, last_move, frozen, cooldown, pad, be
 
 
 @njit(cache=True)
-def harvest_judge(terrain, pos, alive, t, pad, orchard, near, apples, seed, thresholds, frozen, cooldown, fired,
-                  zap_cost, returns, collected, time_sum, frozen_steps, rewards, terminated, got, left):  # fmt: skip
+def harvest_judge(
+    terrain, pos, alive, t, pad, orchard, near, apples, seed, thresholds, frozen, cooldown, fired, zap_cost,
+    returns, collected, time_sum, frozen_steps, rewards, terminated, got, left,
+):  # fmt: skip
     """harvest_v0, after moves: agents on the board collect the apples they stand on (+1; a zap
     fired costs `zap_cost`); frozen agents count a frozen step and come back when their time
     is up and their cell is free; cooldowns run down; empty orchard cells with no agent on
@@ -469,8 +478,7 @@ def task_family(rng: np.random.Generator, split: str) -> tuple[dict, float]:
         for s in range(len(sizes))
         for p in range(1, 5)
         for a in range(len(agents))
-        if ((s + p + a) % 3 == 0) == (split == "test")
-        and p * PATCH_CELLS <= (sizes[s] - 2) ** 2 - agents[a]
+        if ((s + p + a) % 3 == 0) == (split == "test") and p * PATCH_CELLS <= (sizes[s] - 2) ** 2 - agents[a]
     ]
     s, p, a = combos[int(rng.integers(len(combos)))]
     config = {"size": sizes[s], "patches": p, "num_agents": agents[a]}
