@@ -4,7 +4,9 @@ whole map, every agent's position and goal) rather than their own view.
 * maze_v0: shortest paths to each agent's goal, with corridor etiquette between agents;
 * plates_v0: split the plates between the agents, wait on them until the gate opens, then go;
 * tag_v0: hunters chase the nearest runner and tag it; runners keep away from hunters, towards
-  open space.
+  open space;
+* harvest_v0: pick the nearest apple its patch can spare, leave the rest to regrow, zap agents
+  about to strip a patch.
 
 `make_planner(scenario, seed)` gives the scenario's planner; all its randomness (tie-breaks,
 getting unstuck) comes from `np.random.default_rng(seed)`.
@@ -13,6 +15,7 @@ getting unstuck) comes from `np.random.default_rng(seed)`.
 from __future__ import annotations
 
 from agents.planners.grid import UNREACHED, distance_fields
+from agents.planners.harvest import HarvestPlanner
 from agents.planners.maze import MazePlanner
 from agents.planners.planner import PLAN_WORDS, Planner
 from agents.planners.plates import PlatesPlanner
@@ -23,6 +26,7 @@ PLANNERS: dict[str, type[Planner]] = {
     "maze_v0": MazePlanner,
     "plates_v0": PlatesPlanner,
     "tag_v0": TagPlanner,
+    "harvest_v0": HarvestPlanner,
 }
 
 
