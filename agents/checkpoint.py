@@ -144,11 +144,13 @@ def load_controller(
     learner = load_learner(path, device)
     if scenario is not None:
         v = scenario.view_size
-        if (v, v, 3) != learner.obs_shape or len(scenario.actions) > learner.num_actions:
+        shape = (v, v, len(scenario.view_codes))
+        fits = shape == learner.obs_shape and tuple(scenario.view_codes) == tuple(learner.codes)
+        if not fits or len(scenario.actions) > learner.num_actions:
             raise ValueError(
                 f"{path}: checkpoint was trained on {learner.config['scenario']['name']} with "
                 f"views {learner.obs_shape} and {learner.num_actions} actions; {scenario.name} has "
-                f"views {(v, v, 3)} and {len(scenario.actions)} actions"
+                f"views {shape} and {len(scenario.actions)} actions"
             )
     return learner
 

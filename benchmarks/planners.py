@@ -3,16 +3,19 @@
 For each scenario, the first episode of N seeded worlds (world b replays `reset(seed=seed + b)`)
 is played by the planner and by random legal actions, in batch mode; tag_v0 pairs every kind of
 hunter with every kind of runner. Printed per line: success rate (maze_v0: every agent reached
-its goal; plates_v0: the team won; tag_v0: every runner caught; forage_v0: all food collected),
-mean episode length, mean steps a runner stayed free (tag_v0), and the planner's decisions per
-second (live rows per second of `act` alone, measured in the same run at N worlds and in a
-single PettingZoo env).
+its goal; plates_v0: the team won; tag_v0: every runner caught; forage_v0: all food collected;
+harvest_v0: the orchard outlived the episode), mean episode length, mean steps a runner stayed
+free (tag_v0), and the planner's decisions per second (live rows per second of `act` alone,
+measured in the same run at N worlds and in a single PettingZoo env). Then harvest_v0's social
+outcome metrics (collective return, equality, sustainability, peace) for the planner, random play
+and the shipped PPO checkpoint.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -40,7 +43,12 @@ MATCHUPS = [
     ("forage_v0", {}, "random", None),
     ("forage_v0", {"num_agents": 3, "force_coop": True}, "planner", None),
     ("forage_v0", {"num_agents": 3, "force_coop": True}, "random", None),
+    ("harvest_v0", {}, "planner", None),
+    ("harvest_v0", {}, "random", None),
 ]
+# harvest_v0's social outcome metrics (worlds.scenarios.harvest_v0.social_metrics), per controller
+# of every agent: the planner, random play and, where shipped, the PPO checkpoint.
+SOCIAL = ("planner", "random", "assets/checkpoints/harvest_v0_harvesters.safetensors")
 
 
 def controller(spec: str, scenario, seed: int):
@@ -92,6 +100,33 @@ def play(name: str, config: dict, first: str, second: str | None, episodes: int,
     }
 
 
+def social(spec: str, episodes: int, seed: int) -> dict[str, float]:
+    """harvest_v0's social metrics, success and length of the first episode of `episodes`
+    seeded worlds, every agent driven by `spec` (planner, random or a checkpoint path)."""
+    from agents.registry import make_controller
+    from worlds.scenarios.harvest_v0 import social_metrics
+
+    env = worlds.make_batch("harvest_v0", episodes, seed=seed)
+    scenario = env.scenario
+    ctrl = make_controller(spec, scenario, seed=seed, device="cpu")
+    obs, agents = env.reset(), np.arange(scenario.num_agents)
+    done = np.zeros(episodes, dtype=bool)
+    totals: dict[str, np.ndarray] = {}
+    while not done.all():
+        actions = ctrl.act(Observations.of_batch(scenario, env.world, obs, agents))
+        obs, _, _, _, infos = env.step(actions.reshape(episodes, -1))
+        ended = np.flatnonzero(infos["done"])
+        first = ~done[ended]
+        if first.any():
+            figures = social_metrics(infos["final_state"]) | {
+                "success": infos["success"], "length": infos["episode_length"]
+            }  # fmt: skip
+            for key, value in figures.items():
+                totals.setdefault(key, np.zeros(episodes))[ended[first]] = value[first]
+            done[ended[first]] = True
+    return {key: float(value.mean()) for key, value in totals.items()}
+
+
 def single_env_rate(name: str, config: dict, seconds: float, seed: int) -> tuple[float, float]:
     """Planner decisions per second of wall and of CPU time in one PettingZoo env (every agent
     a planner)."""
@@ -139,13 +174,25 @@ def main(argv: list[str] | None = None) -> None:
         )
     print(f"(decisions/s: rows the planner acted for over the time in `act`, B={args.episodes} worlds;")
     print(" wall clock, and CPU time of this process, which a busy machine disturbs less)")
+    print("\nharvest_v0 social outcome metrics (every agent one controller; means over the episodes)")
+    print(f"{'controller':54} | collective return | equality | sustainability | peace | success")
+    for spec in SOCIAL:
+        if spec.endswith(".safetensors") and not Path(spec).exists():
+            continue
+        m = social(spec, args.episodes, args.seed)
+        print(
+            f"{spec:54} | {m['collective_return']:17.1f} | {m['equality']:8.2f} | "
+            f"{m['sustainability']:14.1f} | {m['peace']:5.1f} | {m['success']:7.0%}"
+        )
     print("\nplanner decisions/s in a single PettingZoo env (B=1, every agent a planner): wall, cpu")
-    for name, config in (
+    single = (
         ("maze_v0", {"num_agents": 1}),
         ("plates_v0", {}),
         ("tag_v0", {}),
         ("forage_v0", {}),
-    ):
+        ("harvest_v0", {}),
+    )
+    for name, config in single:
         shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"
         rate = single_env_rate(name, config, args.seconds, args.seed)
         print(f"  {name:9} | {shown:14} | {rate[0]:>7,.0f}, {rate[1]:,.0f}")

@@ -22,10 +22,11 @@ NOBODY, SELF, TEAMMATE, RIVAL = range(4)
 VIEW_CHANNELS = 3
 
 
-def occupancy(state: State) -> np.ndarray:
-    """int8[B, H + 2*pad, W + 2*pad]: index of the live agent in each cell, -1 for none."""
+def occupancy(state: State, present: np.ndarray | None = None) -> np.ndarray:
+    """int8[B, H + 2*pad, W + 2*pad]: index of the live agent in each cell, -1 for none (only
+    agents `present` on the board, bool[B, N], when given)."""
     occ = np.full(state.terrain.shape, -1, dtype=np.int8)
-    b, i = np.nonzero(state.alive)
+    b, i = np.nonzero(state.alive if present is None else present)
     p = state.pad
     occ[b, state.pos[b, i, 0] + p, state.pos[b, i, 1] + p] = i
     return occ
@@ -87,7 +88,7 @@ def text_views(
     world, agent = np.asarray(world, dtype=np.int64), np.asarray(agent, dtype=np.int64)
     r = scenario.view_size // 2
     pos = state.pos[world, agent]  # [n, 2]
-    window = _occupancy_windows(state, world, pos, r)
+    window = _occupancy_windows(state, world, pos, r, scenario.present(state))
     mine = window == agent[:, None, None]
     chars = np.where(window >= 0, np.where(mine, ord("@"), _FIRST_DIGIT[window]), _CHAR_CODES[view[..., 0]])
     newline = np.full((*chars.shape[:2], 1), ord("\n"), dtype=np.uint8)
@@ -140,9 +141,12 @@ def _who(scenario: Scenario, agent: int) -> tuple[str, str]:
     return f"{scenario.agent_names[agent]} (team {team}) at row", f"Your task: {scenario.goal_words(agent)}."
 
 
-def _occupancy_windows(state: State, world: np.ndarray, pos: np.ndarray, r: int) -> np.ndarray:
-    """int8[n, V, V]: the live agent (index, -1 for none) in each cell of each row's view."""
-    occ = occupancy(state)
+def _occupancy_windows(
+    state: State, world: np.ndarray, pos: np.ndarray, r: int, present: np.ndarray
+) -> np.ndarray:
+    """int8[n, V, V]: the agent on the board (index, -1 for none) in each cell of each row's
+    view (agents off the board, like frozen ones, are not seen)."""
+    occ = occupancy(state, present)
     rows = pos[:, 0, None] + state.pad + np.arange(-r, r + 1)  # [n, V]
     cols = pos[:, 1, None] + state.pad + np.arange(-r, r + 1)
     return occ[world[:, None, None], rows[:, :, None], cols[:, None, :]]

@@ -213,6 +213,7 @@ FAMILIES: dict[str, Family] = {
     "tag": tag,
     "forage": from_scenario("forage_v0"),
     "flags": from_scenario("flags_v0"),
+    "harvest": from_scenario("harvest_v0"),
 }
 
 # Short names of knobs in labels (other knobs show as `NAMEvalue`, strings as themselves).

@@ -7,6 +7,8 @@ whole map, every agent's position and goal) rather than their own view.
   open space;
 * forage_v0: groups whose levels reach an item's level walk next to it and collect it together;
 * flags_v0: attackers fetch the rival flag and carry it home, defenders chase intruders and tag.
+* harvest_v0: pick the nearest apple its patch can spare, leave the rest to regrow, zap agents
+  about to strip a patch.
 
 `make_planner(scenario, seed)` gives the scenario's planner; all its randomness (tie-breaks,
 getting unstuck) comes from `np.random.default_rng(seed)`.
@@ -17,6 +19,7 @@ from __future__ import annotations
 from agents.planners.flags import FlagsPlanner
 from agents.planners.forage import ForagePlanner
 from agents.planners.grid import UNREACHED, distance_fields
+from agents.planners.harvest import HarvestPlanner
 from agents.planners.maze import MazePlanner
 from agents.planners.planner import PLAN_WORDS, Planner
 from agents.planners.plates import PlatesPlanner
@@ -29,6 +32,7 @@ PLANNERS: dict[str, type[Planner]] = {
     "tag_v0": TagPlanner,
     "forage_v0": ForagePlanner,
     "flags_v0": FlagsPlanner,
+    "harvest_v0": HarvestPlanner,
 }
 
 

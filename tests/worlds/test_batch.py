@@ -15,6 +15,7 @@ CONFIG = {
     "tag_v0": {"size": 7, "max_cycles": 10},
     "forage_v0": {"size": 6, "num_food": 1, "max_level": 2, "max_cycles": 12},
     "flags_v0": {"size": 5, "max_cycles": 10},
+    "harvest_v0": {"size": 7, "patches": 1, "max_cycles": 10, "num_agents": 3},
 }
 
 
@@ -22,6 +23,8 @@ def success(name: str, ended: dict[str, bool]) -> bool:
     """Whether an episode counts as a success, from which agents terminated in it."""
     if name == "tag_v0":
         return all(ended[a] for a in ended if a.startswith("runner"))
+    if name == "harvest_v0":  # the commons survived: nobody terminated
+        return not any(ended.values())
     return all(ended.values())
 
 

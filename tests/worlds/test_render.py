@@ -48,6 +48,7 @@ CASES = [
     ("tag_v0", {}),
     ("forage_v0", {}),
     ("flags_v0", {}),
+    ("harvest_v0", {}),
 ]
 SEEDS = (0, 1, 2)
 

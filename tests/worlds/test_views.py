@@ -21,13 +21,14 @@ STEPS = 8
 
 
 def expected_view(scenario, state: State, i: int) -> np.ndarray:
-    """Agent i's view, worked out cell by cell from the state."""
+    """Agent i's view (the three shared channels), worked out cell by cell from the state; agents
+    off the board (`scenario.present`) are not seen."""
     v = scenario.view_size
     r = v // 2
     row, col = state.pos[0, i]
     out = np.zeros((v, v, 3), np.uint8)
     out[..., 0] = np.pad(state.cells()[0], r, constant_values=VOID)[row : row + v, col : col + v]
-    for j in np.flatnonzero(state.alive[0]):
+    for j in np.flatnonzero(scenario.present(state)[0]):
         dy, dx = state.pos[0, j] - state.pos[0, i]
         if abs(dy) <= r and abs(dx) <= r:
             same_team = scenario.teams[j] == scenario.teams[i]
@@ -41,11 +42,13 @@ def expected_view(scenario, state: State, i: int) -> np.ndarray:
 
 
 def expected_mask(scenario, state: State, i: int) -> list[int]:
-    """noop, then north, south, east, west where the terrain lets the agent stand, then tag."""
+    """noop, then north, south, east, west where the terrain lets an agent on the board stand,
+    then the interactions (tag: hunters only; others as the scenario masks them)."""
     cells = np.pad(state.cells()[0], 1, constant_values=VOID)
     row, col = state.pos[0, i] + 1
     around = [cells[row - 1, col], cells[row + 1, col], cells[row, col + 1], cells[row, col - 1]]
-    mask = [1] + [int(PASSABLE[cell]) for cell in around]
+    present = bool(scenario.present(state)[0, i])
+    mask = [1] + [int(PASSABLE[cell] and present) for cell in around]
     if scenario.name == "tag_v0":
         mask.append(int(scenario.teams[i] == 0))  # tag: hunters only
     elif scenario.interactions:  # the scenario's own tests check its interactions' masks
@@ -110,7 +113,7 @@ def test_text_view_draws_the_view(name: str, view_size: int) -> None:
         for agent in env.agents:
             i = env.possible_agents.index(agent)
             chars = CHAR_TABLE[expected_view(env.scenario, world, i)[..., 0]]
-            for j in np.flatnonzero(world.alive[0]):
+            for j in np.flatnonzero(env.scenario.present(world)[0]):
                 dy, dx = world.pos[0, j] - world.pos[0, i]
                 if abs(dy) <= r and abs(dx) <= r:
                     chars[dy + r, dx + r] = "@" if j == i else str(j)
