@@ -195,3 +195,19 @@ def test_task_family_splits_are_disjoint_and_valid() -> None:
             config, difficulty = task_family(rng, split)
             assert (config["num_agents"], config["walls"]) in knobs and difficulty > 0
             worlds.make_scenario("flags_v0", **config)
+
+
+def test_pickup_bonus_pays_the_carriers_team_and_costs_the_rivals() -> None:
+    env = worlds.make_batch("flags_v0", 1, seed=0, pickup_bonus=0.25, walls=0.0, size=5)
+    env.reset()
+    x, world = env.world.extra, env.world
+    carrier = 0  # west_0, put next to the east flag and step onto it
+    flag = x["flag"][0, 1]
+    world.pos[0, carrier] = (flag[0], flag[1] - 1)
+    actions = np.zeros((1, 4), np.int64)
+    actions[0, carrier] = 3  # east
+    _, rewards, *_ = env.step(actions)
+    assert x["carrier"][0, 1] == carrier
+    np.testing.assert_allclose(rewards[0], [0.25, 0.25, -0.25, -0.25])
+    with pytest.raises(ValueError, match="pickup_bonus"):
+        worlds.make_scenario("flags_v0", pickup_bonus=float("nan"))

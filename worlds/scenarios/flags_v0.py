@@ -27,7 +27,9 @@ Actions:
     a rival on that half.
 
 Rewards:
-    Zero-sum per capture: +1 to every agent of the capturing team, -1 to every rival.
+    Zero-sum per capture: +1 to every agent of the capturing team, -1 to every rival. With
+    `pickup_bonus` (default 0, a shaping for learners) picking up the rival flag pays that much
+    to the team and costs the rivals as much.
 
 Termination:
     Everyone terminates on the step a team reaches `score_limit` captures (default 2); all are
@@ -65,6 +67,7 @@ class Flags(Scenario):
     size: int = 9
     walls: float = 0.15
     score_limit: int = 2
+    pickup_bonus: float = 0.0  # shaping: to the team that picks up the rival flag (rivals lose it)
 
     name = "flags_v0"
     team_names = ("west", "east")
@@ -81,6 +84,8 @@ class Flags(Scenario):
             raise ValueError(f"flags_v0: score_limit must be 1..100, got {self.score_limit}")
         if not 0.0 <= self.walls <= 0.4:
             raise ValueError(f"flags_v0: walls must be 0..0.4, got {self.walls}")
+        if not 0.0 <= self.pickup_bonus <= 1.0:  # also false for nan
+            raise ValueError(f"flags_v0: pickup_bonus must be 0..1, got {self.pickup_bonus}")
         if self.map is None and not 5 <= self.size <= 25:
             raise ValueError(f"flags_v0: size must be 5..25, got {self.size}")
         if self.map is None and self.num_agents // 2 > self.size - 2:
@@ -179,7 +184,7 @@ class Flags(Scenario):
         x = state.extra
         flags_judge(
             state.pos, state.alive, self._teams64, x["base"], x["flag"], x["carrier"], x["score"],
-            self.score_limit, rewards, terminated, captured,
+            self.score_limit, float(self.pickup_bonus), rewards, terminated, captured,
         )  # fmt: skip
         events["captured"] = captured
         return rewards, terminated
@@ -377,10 +382,13 @@ def flags_tag(pos, alive, actions, teams, width, spawn, base, flag, carrier, tag
 
 
 @njit(cache=True)
-def flags_judge(pos, alive, teams, base, flag, carrier, score, score_limit, rewards, terminated, captured):
-    """flags_v0, after moves: a live agent on the rival flag (on the ground) picks it up; a
-    carried flag moves with its carrier; a carrier on its own base captures (+1 to its team, -1
-    to the rivals, the flag goes home); everyone terminates once a team has `score_limit`."""
+def flags_judge(
+    pos, alive, teams, base, flag, carrier, score, score_limit, pickup_bonus, rewards, terminated, captured
+):
+    """flags_v0, after moves: a live agent on the rival flag (on the ground) picks it up
+    (`pickup_bonus` to its team, minus that to the rivals); a carried flag moves with its
+    carrier; a carrier on its own base captures (+1 to its team, -1 to the rivals, the flag goes
+    home); everyone terminates once a team has `score_limit`."""
     B, N = alive.shape
     for b in range(B):
         for i in range(N):
@@ -392,6 +400,8 @@ def flags_judge(pos, alive, teams, base, flag, carrier, score, score_limit, rewa
                 and pos[b, i, 1] == flag[b, k, 1]
             ):
                 carrier[b, k] = i
+                for a in range(N):
+                    rewards[b, a] += pickup_bonus if teams[a] == teams[i] else -pickup_bonus
         for k in range(2):
             i = carrier[b, k]
             if i < 0:
