@@ -74,19 +74,46 @@ def run_league(spec: LeagueSpec, db_path: str | Path, progress: bool = True) -> 
         n: make_player_controller(s, scenario, _player_seed(spec.seed, n), spec.device)
         for n, s in spec.players.items()
     }
-    conn = db.open_ladder(db_path)
+    ladder = Ladder(Path(db_path))
     try:
-        db.check_players(conn, list(players.values()))
-        return _play_rounds(spec, scenario, conn, players, controllers, progress)
+        if ladder.conn is not None:
+            db.check_players(ladder.conn, list(players.values()))
+        return _play_rounds(spec, scenario, ladder, players, controllers, progress)
     finally:
-        conn.close()
+        ladder.close()
+
+
+class Ladder:
+    """The ladder file, created only when the first match is written (an existing one is
+    checked and opened at once)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.conn = db.open_ladder(path) if path.exists() else None
+        if self.conn is None and not path.parent.is_dir():
+            raise ValueError(f"{path}: its folder {path.parent} does not exist")
+
+    def done_keys(self, prefix: str) -> set[str]:
+        return set() if self.conn is None else db.done_keys(self.conn, prefix)
+
+    def match_rows(self, scenario: str, before_round: int) -> list[dict]:
+        return [] if self.conn is None else db.match_rows(self.conn, scenario, before_round)
+
+    def add(self, players, result, rate) -> bool:
+        if self.conn is None:
+            self.conn = db.open_ladder(self.path)
+        return db.add_match(self.conn, players, result, rate)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
 
 def _player_seed(seed: int, name: str) -> int:
     return int(np.random.SeedSequence([seed, schedule._word(name)]).generate_state(1)[0])
 
 
-def _play_rounds(spec, scenario, conn, players, controllers, progress) -> dict:
+def _play_rounds(spec, scenario, ladder: Ladder, players, controllers, progress) -> dict:
     config = db_config(scenario)
     tag = schedule.league_tag(spec.scenario, config)
     prefix = f"{tag}/{spec.schedule}/"
@@ -101,13 +128,13 @@ def _play_rounds(spec, scenario, conn, players, controllers, progress) -> dict:
     played = skipped = 0
     start = time.perf_counter()
     for r in range(rounds):
-        pairings = _pairings(spec, conn, prefix, names, r)
+        pairings = _pairings(spec, ladder, prefix, names, r)
         games = [
             g
             for p in pairings
             for g in schedule.games_of(tag, spec.schedule, spec.seed, p, spec.games, sides)
         ]
-        done = db.done_keys(conn, prefix)
+        done = ladder.done_keys(prefix)
         todo = [g for g in games if g.key not in done]
         skipped += len(games) - len(todo)
         bar.total += len(games)
@@ -115,7 +142,7 @@ def _play_rounds(spec, scenario, conn, players, controllers, progress) -> dict:
         for batch in batches(todo, spec.batch):
             record_dir = Path(spec.record_dir) if spec.record_dir else None
             for result in play_games(scenario, batch, controllers, record_dir):
-                if db.add_match(conn, players, _result(spec, config, result), _rater(result)):
+                if ladder.add(players, _result(spec, config, result), _rater(result)):
                     played += 1
                 bar.advance()
     bar.close()
@@ -134,10 +161,10 @@ def db_config(scenario) -> dict:
     return scenario_config(scenario)
 
 
-def _pairings(spec: LeagueSpec, conn, prefix: str, names: list[str], r: int) -> list[Pairing]:
+def _pairings(spec: LeagueSpec, ladder: Ladder, prefix: str, names: list[str], r: int) -> list[Pairing]:
     if spec.schedule == "round-robin":
         return schedule.round_robin(names)
-    earlier = [m for m in db.match_rows(conn, spec.scenario, before_round=r) if m["key"].startswith(prefix)]
+    earlier = [m for m in ladder.match_rows(spec.scenario, r) if m["key"].startswith(prefix)]
     rated = ratings.replay_ratings(earlier)
     if spec.schedule == "swiss":
         met = {frozenset(m["teams"]) for m in earlier}

@@ -48,7 +48,10 @@ def num_entries(scenario: Scenario) -> int:
 
 def make_player_controller(spec: str, scenario: Scenario, seed: int, device: str = "auto"):
     """The controller of a league player; a checkpoint must fit the scenario (a clear error
-    naming the file otherwise). Humans play through `arena play --ladder`."""
+    naming the file otherwise). Humans play through `arena play --ladder`. A spec may name one
+    controller per team, `hunters=A.safetensors,runners=B.safetensors` (a dict by team then)."""
+    if "," in spec or spec.partition("=")[0] in scenario.team_names:
+        return _per_team(spec, scenario, seed, device)
     if spec.partition(":")[0] == "human":
         raise ValueError("a human plays in the viewer: `arena play SCENARIO --ladder FILE --name NAME`")
     if Path(spec).is_file():
@@ -58,6 +61,28 @@ def make_player_controller(spec: str, scenario: Scenario, seed: int, device: str
     from agents.registry import make_controller
 
     return make_controller(spec, scenario, seed=seed, device=device)
+
+
+def _per_team(spec: str, scenario: Scenario, seed: int, device: str) -> dict:
+    out = {}
+    for k, part in enumerate(spec.split(",")):
+        team, sep, one = part.partition("=")
+        if not sep or team not in scenario.team_names or team in out:
+            raise ValueError(
+                f"player {spec!r}: a controller per team is TEAM=CONTROLLER,... with teams "
+                f"{', '.join(scenario.team_names)}, each once"
+            )
+        out[team] = make_player_controller(one, scenario, seed + k, device)
+    missing = [t for t in scenario.team_names if t not in out]
+    if missing:
+        raise ValueError(f"player {spec!r} names no controller for {', '.join(missing)}")
+    return out
+
+
+def controller_for(controllers: dict, name: str, scenario: Scenario, team: int):
+    """Player `name`'s controller when it plays team `team`."""
+    own = controllers[name]
+    return own[scenario.team_names[team]] if isinstance(own, dict) else own
 
 
 def team_agents(scenario: Scenario, team: int) -> np.ndarray:
@@ -81,22 +106,25 @@ def play_games(
     start = time.perf_counter()
     if num_entries(scenario) > 1:
         seats = [
-            Seat(name, team_agents(scenario, k), name, controllers[name], len(scenario.actions))
+            Seat(
+                name,
+                team_agents(scenario, k),
+                name,
+                controller_for(controllers, name, scenario, k),
+                len(scenario.actions),
+            )  # fmt: skip
             for k, name in enumerate(entries)
         ]
         runs = [_run(scenario, seats, seed, len(games), record_dir is not None)]
     else:
         everyone = np.arange(scenario.num_agents, dtype=np.int64)
-        runs = [
-            _run(
-                scenario,
-                [Seat(name, everyone, name, controllers[name], len(scenario.actions))],
-                seed,
-                len(games),
-                record_dir is not None,
-            )  # fmt: skip
-            for name in entries
-        ]
+        record = record_dir is not None
+        runs = []
+        for name in entries:  # each entry's turn: the whole team, in worlds of its own
+            seat = Seat(
+                name, everyone, name, controller_for(controllers, name, scenario, 0), len(scenario.actions)
+            )
+            runs.append(_run(scenario, [seat], seed, len(games), record))
     seconds = (time.perf_counter() - start) / len(games)
     out = []
     for b, game in enumerate(games):
@@ -167,34 +195,39 @@ def dense_ranks(scores: list[float]) -> list[int]:
     return [levels.index(round(s, 6)) for s in scores]
 
 
+def team_ranks(scenario: Scenario, scores: list[float], success: bool) -> list[int]:
+    """Each team's rank in a team game: by the scenario's success where it names a winner
+    (tag: hunters when every runner is caught), else by team return."""
+    winner = WINNER_ON_SUCCESS.get(scenario.name)
+    if winner is None:
+        return dense_ranks(scores)
+    won = winner if success else 1 - winner
+    return [0 if k == won else 1 for k in range(len(scores))]
+
+
 def _judge(scenario: Scenario, game: Game, runs: list[_Run], b: int, seconds: float) -> Played:
     if len(runs) == 1:  # teams
         run = runs[0]
         teams = range(num_entries(scenario))
         returns = [run.returns[b, team_agents(scenario, k)].tolist() for k in teams]
         scores = [float(sum(r)) for r in returns]
-        winner = WINNER_ON_SUCCESS.get(scenario.name)
-        if winner is not None:
-            won = winner if run.success[b] else 1 - winner
-            ranks = [0 if k == won else 1 for k in teams]
-        else:
-            ranks = dense_ranks(scores)
+        ranks = team_ranks(scenario, scores, bool(run.success[b]))
         steps = int(run.length[b])
     else:  # turns
         returns = [run.returns[b].tolist() for run in runs]
         scores = [float(sum(r)) for r in returns]
         ranks = dense_ranks(scores)
         steps = int(max(run.length[b] for run in runs))
-    return Played(game, ranks, scores, returns, _words(scenario, game, ranks, scores), steps, seconds)
+    return Played(
+        game, ranks, scores, returns, outcome_words(scenario, game.entries, ranks, scores), steps, seconds
+    )
 
 
-def _words(scenario: Scenario, game: Game, ranks: list[int], scores: list[float]) -> str:
+def outcome_words(scenario: Scenario, entries, ranks: list[int], scores: list[float]) -> str:
     names = scenario.team_names if num_entries(scenario) > 1 else None
-    parts = [
-        f"{game.entries[k]}{f' ({names[k]})' if names else ''} {scores[k]:+.2f}" for k in range(len(ranks))
-    ]
+    parts = [f"{entries[k]}{f' ({names[k]})' if names else ''} {scores[k]:+.2f}" for k in range(len(ranks))]
     best = [k for k, r in enumerate(ranks) if r == 0]
-    verdict = "draw" if len(best) == len(ranks) else f"{' and '.join(game.entries[k] for k in best)} wins"
+    verdict = "draw" if len(best) == len(ranks) else f"{' and '.join(entries[k] for k in best)} wins"
     return f"{verdict}: " + ", ".join(parts)
 
 

@@ -25,7 +25,7 @@ def head_to_head_png(
     ax.set_xticks(range(n), players, rotation=45, ha="right")
     ax.set_yticks(range(n), players)
     ax.set_xlabel("opponent")
-    ax.set_ylabel("player (row) win rate, draws half; games in brackets")
+    ax.set_ylabel("player: win rate (games)")
     ax.set_title(title)
     fig.colorbar(image, ax=ax, fraction=0.046)
     return _save(fig, path)
