@@ -85,9 +85,15 @@ class Player:
 
     @classmethod
     def of(cls, name: str, spec: str) -> Player:
-        path = Path(spec)
-        digest = file_sha256(path) if spec not in ("random", "planner") and path.is_file() else None
-        return cls(name, spec, digest)
+        """With the sha256 of its checkpoint file (of its files, one per team, hashed together)."""
+        parts = [part.partition("=")[2] if "=" in part else part for part in spec.split(",")]
+        files = [Path(p) for p in parts if p not in ("random", "planner") and Path(p).is_file()]
+        if not files:
+            return cls(name, spec)
+        if len(files) == 1 and len(parts) == 1:
+            return cls(name, spec, file_sha256(files[0]))
+        joined = ",".join(file_sha256(f) for f in files)
+        return cls(name, spec, hashlib.sha256(joined.encode()).hexdigest())
 
 
 @dataclass
