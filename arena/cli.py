@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_parser(sub)
     train.add_parser(sub)
     __import__("arena.lm").lm.add_parser(sub)  # arena lm train|bench|finetune
+    __import__("arena.league.cli").league.cli.add_parsers(sub)  # arena league, arena ladder
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0

@@ -34,6 +34,8 @@ def add_parser(sub) -> None:
     watch.set_defaults(func=watch_command)
     play = sub.add_parser("play", help="take a seat (or two, one keyboard) and play against or with agents")
     _common(play, speed=4.0)
+    play.add_argument("--ladder", default=None, metavar="FILE", help="record finished games in this ladder")
+    play.add_argument("--name", default=None, help="your player name in the ladder (with --ladder)")
     play.set_defaults(func=play_command)
 
 
@@ -132,10 +134,15 @@ def play_command(args) -> int:
         first = worlds.make_scenario(args.scenario, **scenario_config(args)).agent_names[0]
         seats.insert(0, f"{first}=human")
         print(f"you play {first} (no human seat given; --seat NAME=human picks another)")
-    return windowed(args, build_match(args, seats))
+    match = build_match(args, seats)
+    if getattr(args, "ladder", None):
+        from arena.league.human import LadderRecorder
+
+        return windowed(args, match, LadderRecorder(args.ladder, args.name or "human", match))
+    return windowed(args, match)
 
 
-def windowed(args, match) -> int:
+def windowed(args, match, ladder=None) -> int:
     from arena.viewer import Viewer
 
     viewer = Viewer(
@@ -149,6 +156,8 @@ def windowed(args, match) -> int:
     try:
         while viewer.running:
             viewer.frame()
+            if ladder is not None:
+                ladder.update(match)  # a finished game goes into the ladder
         if args.screenshot:
             print(f"wrote {viewer.screenshot(args.screenshot)}")
     finally:
