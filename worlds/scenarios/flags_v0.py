@@ -427,15 +427,18 @@ def flag_views(pos, present, teams, width, flag, carrier, views):
     flag, 4 a carrier of the observer's flag), channel 4 the territory (1 own half, 2 rival)."""
     B, N, V = views.shape[0], views.shape[1], views.shape[2]
     r = V // 2
+    column = np.empty(V, np.uint8)  # the territory code of each view column, per observer
     for b in range(B):
         for i in range(N):
             top, left = pos[b, i, 0] - r, pos[b, i, 1] - r
+            for x in range(V):
+                s = _side(left + x, width)
+                column[x] = 0 if s < 0 else (1 if s == teams[i] else 2)
+            view = views[b, i]
             for y in range(V):
                 for x in range(V):
-                    views[b, i, y, x, 3] = 0
-                    s = _side(left + x, width)
-                    inside = views[b, i, y, x, 0] != 0  # VOID off the map
-                    views[b, i, y, x, 4] = 0 if (s < 0 or not inside) else (1 if s == teams[i] else 2)
+                    view[y, x, 3] = 0
+                    view[y, x, 4] = column[x] if view[y, x, 0] != 0 else 0  # 0: VOID off the map
             for k in range(2):
                 fy, fx = flag[b, k, 0] - top, flag[b, k, 1] - left
                 holder = carrier[b, k]
