@@ -398,4 +398,31 @@ def carried_views(pos, present, inventory, views):
                     view[dy + r, dx + r, 3] = inventory[b, j]
 
 
+def task_family(rng: np.random.Generator, split: str) -> tuple[dict, float]:
+    """A keys_v0 config for the task generator and its difficulty (doors count most, then
+    distractors and size). "train" never shows violet; every "test" config has violet among its
+    colours (and may also be larger, with three doors or two distractors), so the two splits
+    draw from disjoint knob combinations."""
+    if split not in ("train", "test"):
+        raise ValueError(f"keys_v0 task_family: split must be 'train' or 'test', got {split!r}")
+    test = split == "test"
+    size = int(rng.choice([5, 7, 9] if test else [5, 7]))
+    num_doors = int(rng.integers(1, 4 if test else 3))
+    distractors = int(rng.integers(0, 3 if test else 2))
+    need = num_doors + (distractors > 0)  # distractors take colours no door has
+    others = "rby"
+    count = int(rng.integers(max(need - test, 1), len(others) + 1))  # colours besides violet
+    chosen = set(rng.permutation(list(others))[:count].tolist()) | ({"v"} if test else set())
+    colours = "".join(c for c in LETTERS if c in chosen)
+    max_cycles = int(100 * (num_doors + 1) / 2 * size / 7)
+    config = {
+        "size": size,
+        "num_doors": num_doors,
+        "distractors": distractors,
+        "colours": colours,
+        "max_cycles": max_cycles,
+    }
+    return config, num_doors + 0.5 * distractors + (size - 5) / 4
+
+
 env, parallel_env = scenario_module(Keys)
