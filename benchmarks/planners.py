@@ -3,7 +3,8 @@
 For each scenario, the first episode of N seeded worlds (world b replays `reset(seed=seed + b)`)
 is played by the planner and by random legal actions, in batch mode; tag_v0 pairs every kind of
 hunter with every kind of runner. Printed per line: success rate (maze_v0: every agent reached
-its goal; plates_v0: the team won; tag_v0: every runner caught), mean episode length, mean steps
+its goal; plates_v0: the team won; tag_v0: every runner caught;
+keys_v0: the goal reached), mean episode length, mean steps
 a runner stayed free (tag_v0), and the planner's decisions per second (live rows per second of
 `act` alone, measured in the same run at N worlds and in a single PettingZoo env).
 """
@@ -35,6 +36,12 @@ MATCHUPS = [
     ("tag_v0", {}, "random", "random"),
     ("tag_v0", {}, "planner", "planner"),
     ("tag_v0", {}, "random", "planner"),
+    ("keys_v0", {}, "planner", None),
+    ("keys_v0", {}, "random", None),
+    ("keys_v0", {"num_doors": 3, "distractors": 2}, "planner", None),
+    ("keys_v0", {"num_doors": 3, "distractors": 2}, "random", None),
+    ("keys_v0", {"num_agents": 2, "handover": True}, "planner", None),
+    ("keys_v0", {"num_agents": 2, "handover": True}, "random", None),
 ]
 
 
@@ -135,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"(decisions/s: rows the planner acted for over the time in `act`, B={args.episodes} worlds;")
     print(" wall clock, and CPU time of this process, which a busy machine disturbs less)")
     print("\nplanner decisions/s in a single PettingZoo env (B=1, every agent a planner): wall, cpu")
-    for name, config in (("maze_v0", {"num_agents": 1}), ("plates_v0", {}), ("tag_v0", {})):
+    for name, config in (("maze_v0", {"num_agents": 1}), ("plates_v0", {}), ("tag_v0", {}), ("keys_v0", {})):
         shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"
         rate = single_env_rate(name, config, args.seconds, args.seed)
         print(f"  {name:9} | {shown:14} | {rate[0]:>7,.0f}, {rate[1]:,.0f}")

@@ -4,7 +4,9 @@ whole map, every agent's position and goal) rather than their own view.
 * maze_v0: shortest paths to each agent's goal, with corridor etiquette between agents;
 * plates_v0: split the plates between the agents, wait on them until the gate opens, then go;
 * tag_v0: hunters chase the nearest runner and tag it; runners keep away from hunters, towards
-  open space.
+  open space;
+* keys_v0: fetch the key a locked door needs, open the door, go to the goal (with handover,
+  agent 0 brings the keys to the hatch and agent 1 opens).
 
 `make_planner(scenario, seed)` gives the scenario's planner; all its randomness (tie-breaks,
 getting unstuck) comes from `np.random.default_rng(seed)`.
@@ -13,6 +15,7 @@ getting unstuck) comes from `np.random.default_rng(seed)`.
 from __future__ import annotations
 
 from agents.planners.grid import UNREACHED, distance_fields
+from agents.planners.keys import KeysPlanner
 from agents.planners.maze import MazePlanner
 from agents.planners.planner import PLAN_WORDS, Planner
 from agents.planners.plates import PlatesPlanner
@@ -23,6 +26,7 @@ PLANNERS: dict[str, type[Planner]] = {
     "maze_v0": MazePlanner,
     "plates_v0": PlatesPlanner,
     "tag_v0": TagPlanner,
+    "keys_v0": KeysPlanner,
 }
 
 
