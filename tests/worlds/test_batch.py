@@ -13,6 +13,7 @@ CONFIG = {
     "maze_v0": {"size": 5, "max_cycles": 12},
     "plates_v0": {"size": 5, "max_cycles": 9},
     "tag_v0": {"size": 7, "max_cycles": 10},
+    "keys_v0": {"size": 5, "max_cycles": 12},
 }
 
 
@@ -29,7 +30,8 @@ def one_obs(obs, b: int, i: int, obs_type: str):
         return obs[b, i]
     if obs_type == "text":
         return {"text": obs["text"][b][i], "action_mask": obs["action_mask"][b, i]}
-    return {"view": obs["view"][b, i], "action_mask": obs["action_mask"][b, i]}
+    extra = {key: value[b, i] for key, value in obs.items() if key not in ("view", "action_mask")}
+    return {"view": obs["view"][b, i], "action_mask": obs["action_mask"][b, i], **extra}  # + scenario entries
 
 
 def assert_same_obs(batched, b: int, single: dict, names: list[str], obs_type: str) -> None:
@@ -47,12 +49,13 @@ def assert_same_obs(batched, b: int, single: dict, names: list[str], obs_type: s
 def check_shapes(batch, obs, rewards, terminated, truncated, infos, obs_type: str) -> None:
     scenario = batch.scenario
     n, v, a = scenario.num_agents, scenario.view_size, len(scenario.actions)
+    c = len(scenario.view_codes)  # channels: the shared three and the scenario's own
     if obs_type == "view":
-        assert obs.shape == (B, n, v, v, 3) and obs.dtype == np.uint8
+        assert obs.shape == (B, n, v, v, c) and obs.dtype == np.uint8
     else:
         assert obs["action_mask"].shape == (B, n, a) and obs["action_mask"].dtype == np.int8
     if obs_type == "dict":
-        assert obs["view"].shape == (B, n, v, v, 3) and obs["view"].dtype == np.uint8
+        assert obs["view"].shape == (B, n, v, v, c) and obs["view"].dtype == np.uint8
     if obs_type == "text":
         assert len(obs["text"]) == B and all(len(row) == n for row in obs["text"])
     assert rewards.shape == (B, n) and rewards.dtype == np.float32
