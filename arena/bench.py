@@ -34,7 +34,12 @@ TARGET_WORLDS = 1024
 BATCH_SIZES = (1, 64, TARGET_WORLDS)
 # (scenario, config): the PettingZoo single-env rows, then the batch-mode rows.
 SINGLE = [("maze_v0", {}), ("plates_v0", {}), ("tag_v0", {}), ("maze_v0", {"num_agents": 4})]
-BATCH = [("maze_v0", {"num_agents": 4}), ("tag_v0", {}), ("keys_v0", {}), ("keys_v0", {"num_agents": 2, "handover": True})]
+BATCH = [
+    ("maze_v0", {"num_agents": 4}),
+    ("tag_v0", {}),
+    ("keys_v0", {}),
+    ("keys_v0", {"num_agents": 2, "handover": True}),
+]
 
 
 class PettingZooRun:
