@@ -32,13 +32,15 @@ TARGET_SINGLE_VS_MINIGRID = 2.0
 TARGET_BATCH_AGENT_STEPS = 1_000_000
 TARGET_WORLDS = 1024
 BATCH_SIZES = (1, 64, TARGET_WORLDS)
-# (scenario, config): the PettingZoo single-env rows, then the batch-mode rows (4 agents each).
+# (scenario, config): the PettingZoo single-env rows, then the batch-mode rows.
 SINGLE = [("maze_v0", {}), ("plates_v0", {}), ("tag_v0", {}), ("maze_v0", {"num_agents": 4})]
 BATCH = [
     ("maze_v0", {"num_agents": 4}),
     ("tag_v0", {}),
     ("forage_v0", {"num_agents": 4}),
     ("harvest_v0", {}),
+    ("keys_v0", {}),
+    ("keys_v0", {"num_agents": 2, "handover": True}),
 ]
 
 

@@ -4,6 +4,7 @@ For each scenario, the first episode of N seeded worlds (world b replays `reset(
 is played by the planner and by random legal actions, in batch mode; tag_v0 pairs every kind of
 hunter with every kind of runner. Printed per line: success rate (maze_v0: every agent reached
 its goal; plates_v0: the team won; tag_v0: every runner caught; forage_v0: all food collected;
+keys_v0: the goal reached;
 harvest_v0: the orchard outlived the episode), mean episode length, mean steps a runner stayed
 free (tag_v0), and the planner's decisions per second (live rows per second of `act` alone,
 measured in the same run at N worlds and in a single PettingZoo env). Then harvest_v0's social
@@ -45,6 +46,12 @@ MATCHUPS = [
     ("forage_v0", {"num_agents": 3, "force_coop": True}, "random", None),
     ("harvest_v0", {}, "planner", None),
     ("harvest_v0", {}, "random", None),
+    ("keys_v0", {}, "planner", None),
+    ("keys_v0", {}, "random", None),
+    ("keys_v0", {"num_doors": 3, "distractors": 2}, "planner", None),
+    ("keys_v0", {"num_doors": 3, "distractors": 2}, "random", None),
+    ("keys_v0", {"num_agents": 2, "handover": True}, "planner", None),
+    ("keys_v0", {"num_agents": 2, "handover": True}, "random", None),
 ]
 # harvest_v0's social outcome metrics (worlds.scenarios.harvest_v0.social_metrics), per controller
 # of every agent: the planner, random play and, where shipped, the PPO checkpoint.
@@ -191,6 +198,7 @@ def main(argv: list[str] | None = None) -> None:
         ("tag_v0", {}),
         ("forage_v0", {}),
         ("harvest_v0", {}),
+        ("keys_v0", {}),
     )
     for name, config in single:
         shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"

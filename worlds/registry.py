@@ -7,7 +7,7 @@ from types import ModuleType
 from worlds.batch import BatchEnv
 from worlds.env import GridParallelEnv
 from worlds.scenario import Scenario
-from worlds.scenarios import flags_v0, forage_v0, harvest_v0, maze_v0, plates_v0, tag_v0
+from worlds.scenarios import flags_v0, forage_v0, harvest_v0, keys_v0, maze_v0, plates_v0, tag_v0
 
 SCENARIOS: dict[str, ModuleType] = {
     "maze_v0": maze_v0,
@@ -16,6 +16,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "forage_v0": forage_v0,
     "flags_v0": flags_v0,
     "harvest_v0": harvest_v0,
+    "keys_v0": keys_v0,
 }
 _CLASSES: dict[str, type[Scenario]] = {
     "maze_v0": maze_v0.Maze,
@@ -24,6 +25,7 @@ _CLASSES: dict[str, type[Scenario]] = {
     "forage_v0": forage_v0.Forage,
     "flags_v0": flags_v0.Flags,
     "harvest_v0": harvest_v0.Harvest,
+    "keys_v0": keys_v0.Keys,
 }
 
 

@@ -214,6 +214,7 @@ FAMILIES: dict[str, Family] = {
     "forage": from_scenario("forage_v0"),
     "flags": from_scenario("flags_v0"),
     "harvest": from_scenario("harvest_v0"),
+    "keys": from_scenario("keys_v0"),
 }
 
 # Short names of knobs in labels (other knobs show as `NAMEvalue`, strings as themselves).

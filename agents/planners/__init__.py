@@ -9,6 +9,8 @@ whole map, every agent's position and goal) rather than their own view.
 * flags_v0: attackers fetch the rival flag and carry it home, defenders chase intruders and tag.
 * harvest_v0: pick the nearest apple its patch can spare, leave the rest to regrow, zap agents
   about to strip a patch.
+* keys_v0: fetch the key a locked door needs, open the door, go to the goal (with handover,
+  agent 0 brings the keys to the hatch and agent 1 opens).
 
 `make_planner(scenario, seed)` gives the scenario's planner; all its randomness (tie-breaks,
 getting unstuck) comes from `np.random.default_rng(seed)`.
@@ -20,6 +22,7 @@ from agents.planners.flags import FlagsPlanner
 from agents.planners.forage import ForagePlanner
 from agents.planners.grid import UNREACHED, distance_fields
 from agents.planners.harvest import HarvestPlanner
+from agents.planners.keys import KeysPlanner
 from agents.planners.maze import MazePlanner
 from agents.planners.planner import PLAN_WORDS, Planner
 from agents.planners.plates import PlatesPlanner
@@ -33,6 +36,7 @@ PLANNERS: dict[str, type[Planner]] = {
     "forage_v0": ForagePlanner,
     "flags_v0": FlagsPlanner,
     "harvest_v0": HarvestPlanner,
+    "keys_v0": KeysPlanner,
 }
 
 

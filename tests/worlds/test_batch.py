@@ -16,6 +16,7 @@ CONFIG = {
     "forage_v0": {"size": 6, "num_food": 1, "max_level": 2, "max_cycles": 12},
     "flags_v0": {"size": 5, "max_cycles": 10},
     "harvest_v0": {"size": 7, "patches": 1, "max_cycles": 10, "num_agents": 3},
+    "keys_v0": {"size": 5, "max_cycles": 12},
 }
 
 

@@ -49,6 +49,8 @@ CASES = [
     ("forage_v0", {}),
     ("flags_v0", {}),
     ("harvest_v0", {}),
+    ("keys_v0", {}),
+    ("keys_v0", {"num_agents": 2, "handover": True}),
 ]
 SEEDS = (0, 1, 2)
 
