@@ -15,7 +15,8 @@ Agents:
     the second half `east_0, ...` (team 1). Each sees teammates and rivals as such.
 
 Observation:
-    The engine's egocentric view (no goal compass) plus two channels. Flags (codes 0..4): 1 the
+    The engine's egocentric view, whose goal compass points to the agent's own base (where a
+    carried flag scores), plus two channels. Flags (codes 0..4): 1 the
     observer's own flag on the ground, 2 the rival flag on the ground, 3 an agent carrying the
     rival flag (a teammate or itself), 4 a rival carrying the observer's own flag. Territory
     (codes 0..2): 1 the observer's half, 2 the rival half, 0 the neutral middle column of an odd
@@ -159,7 +160,8 @@ class Flags(Scenario):
             "carrier": np.full(2, -1, dtype=np.int32),  # who carries each team's flag, -1 nobody
             "score": np.zeros(2, dtype=np.int32),
         }
-        return Layout(terrain, spawn.copy(), np.full((self.num_agents, 2), -1), extra)
+        home = bases[self.teams]  # the goal compass points home: where a carried flag scores
+        return Layout(terrain, spawn.copy(), home.astype(np.int32), extra)
 
     # -- rules --------------------------------------------------------------------------------
     def interaction_mask(self, state) -> np.ndarray:
