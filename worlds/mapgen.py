@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from worlds.cells import FLOOR, PASSABLE, WALL
-from worlds.maps import GridMap
+from worlds.maps import GridMap, MapError
 
 
 def maze(height: int, width: int, rng: np.random.Generator, loops: float = 0.0) -> np.ndarray:
@@ -81,6 +81,7 @@ def free_cells(terrain: np.ndarray, exclude: np.ndarray | None = None) -> np.nda
     """The passable cells not in `exclude` (int[K, 2]), as flat indices into `terrain`."""
     free = np.take(PASSABLE, terrain)
     if exclude is not None and len(exclude):
+        exclude = np.asarray(exclude, dtype=np.intp)  # an empty list would be float64
         free[exclude[:, 0], exclude[:, 1]] = False
     return np.flatnonzero(free)
 
@@ -137,13 +138,19 @@ def _check_odd(height: int, width: int) -> None:
 
 def spawn_agents(grid: GridMap, num_agents: int, rng: np.random.Generator, avoid: np.ndarray) -> np.ndarray:
     """Spawn cells from the map's digits; random free cells for agents the map does not place."""
-    fixed = np.array([grid.spawns[i] for i in range(num_agents) if i in grid.spawns]).reshape(-1, 2)
+    fixed = [grid.spawns[i] for i in range(num_agents) if i in grid.spawns]
+    fixed = np.array(fixed, dtype=np.int64).reshape(-1, 2)  # int even when no digit is placed
     missing = [i for i in range(num_agents) if i not in grid.spawns]
     pos = np.zeros((num_agents, 2), dtype=np.int32)
     for i in range(num_agents):
         if i in grid.spawns:
             pos[i] = grid.spawns[i]
     if missing:
-        taken = np.concatenate([fixed, avoid.reshape(-1, 2)])
-        pos[missing] = pick_cells(grid.terrain, len(missing), rng, exclude=taken)
+        taken = np.concatenate([fixed, np.asarray(avoid, dtype=np.int64).reshape(-1, 2)])
+        try:
+            pos[missing] = pick_cells(grid.terrain, len(missing), rng, exclude=taken)
+        except ValueError as err:
+            raise MapError(
+                grid.source, 1, 1, f"no room for {len(missing)} agents without a spawn digit ({err})"
+            ) from None
     return pos

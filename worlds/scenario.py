@@ -14,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from worlds.config import validate
 from worlds.maps import GridMap, load_map
 
 NOOP, NORTH, SOUTH, EAST, WEST = range(5)
@@ -41,8 +42,15 @@ class Scenario:
     name: ClassVar[str] = "scenario"
     team_names: ClassVar[tuple[str, ...]] = ("agents",)
     interactions: ClassVar[tuple[str, ...]] = ()
+    # (low, high) of fields, merged along subclasses and checked by `worlds.config.validate`
+    limits: ClassVar[dict[str, tuple]] = {
+        "num_agents": (1, 10),
+        "view_size": (3, 31),
+        "max_cycles": (1, 100_000),
+    }
 
     def __post_init__(self) -> None:
+        validate(self)
         if not 1 <= self.num_agents <= 10:
             raise ValueError(f"{self.name}: num_agents must be 1..10, got {self.num_agents}")
         if self.view_size < 3 or self.view_size % 2 == 0:
