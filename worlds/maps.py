@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from worlds.cells import CELL_OF, FLOOR, GOAL
+from worlds.cells import CELL_OF, CHAR_OF, FLOOR, GOAL
 from worlds.errors import BadFileError
 
 MAX_SIDE = 255  # cells a side: a bigger map is refused before anything is allocated for it
@@ -98,6 +98,14 @@ def parse_map(text: str, source: str = "<string>") -> GridMap:
                 what = "a tab" if char == "\t" else "a line end" if char == "\r" else f"{char!r}"
                 raise MapError(source, line_no, c + 1, f"unknown cell {what} (legend: {legend})")
     return GridMap(terrain, spawns, source)
+
+
+def map_text(grid: GridMap) -> str:
+    """The map written out again, in the map file format (spawns as digits)."""
+    chars = np.array([CHAR_OF[c] for c in range(len(CHAR_OF))])[grid.terrain]
+    for agent, (r, c) in grid.spawns.items():
+        chars[r, c] = str(agent)
+    return "\n".join("".join(row) for row in chars) + "\n"
 
 
 def load_map(path: str | Path) -> GridMap:
