@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from worlds.cells import FLOOR, PASSABLE, WALL
+from worlds.errors import ConfigError
 from worlds.maps import GridMap, MapError
 
 
@@ -51,7 +52,7 @@ def maze(height: int, width: int, rng: np.random.Generator, loops: float = 0.0) 
 def rooms(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """Four rooms split by one wall across and one wall down, each with a random doorway."""
     if height < 7 or width < 7:
-        raise ValueError(f"rooms need at least 7x7 cells, got {height}x{width}")
+        raise ConfigError(f"rooms need at least 7x7 cells, got {height}x{width}")
     grid = open_arena(height, width)
     u = rng.random(6).tolist()  # one draw for the two splits and the four doors
     split_r = 3 + int(u[0] * (height - 6))
@@ -90,7 +91,7 @@ def draw_cells(cells: np.ndarray, count: int, width: int, rng: np.random.Generat
     """`count` distinct cells out of the flat indices `cells` (of a grid `width` cells wide), in
     random order, as (row, col) pairs: plain ints, for layout code that checks them one by one."""
     if len(cells) < count:
-        raise ValueError(f"layout has {len(cells)} free cells, needs {count}")
+        raise ConfigError(f"layout has {len(cells)} free cells, needs {count}")
     pool = cells.tolist()
     for k, draw in enumerate(rng.random(count).tolist()):  # the first `count` Fisher-Yates swaps
         j = k + int(draw * (len(pool) - k))
@@ -128,12 +129,12 @@ def check_layout_size(style: str, size: int) -> None:
     if style == "maze":
         _check_odd(size, size)
     elif size < (7 if style == "rooms" else 3):
-        raise ValueError(f"{style} layouts need size >= {7 if style == 'rooms' else 3}, got {size}")
+        raise ConfigError(f"{style} layouts need size >= {7 if style == 'rooms' else 3}, got {size}")
 
 
 def _check_odd(height: int, width: int) -> None:
     if height % 2 == 0 or width % 2 == 0 or height < 5 or width < 5:
-        raise ValueError(f"maze sizes must be odd and at least 5, got {height}x{width}")
+        raise ConfigError(f"maze sizes must be odd and at least 5, got {height}x{width}")
 
 
 def spawn_agents(grid: GridMap, num_agents: int, rng: np.random.Generator, avoid: np.ndarray) -> np.ndarray:
@@ -149,7 +150,7 @@ def spawn_agents(grid: GridMap, num_agents: int, rng: np.random.Generator, avoid
         taken = np.concatenate([fixed, np.asarray(avoid, dtype=np.int64).reshape(-1, 2)])
         try:
             pos[missing] = pick_cells(grid.terrain, len(missing), rng, exclude=taken)
-        except ValueError as err:
+        except ConfigError as err:
             raise MapError(
                 grid.source, 1, 1, f"no room for {len(missing)} agents without a spawn digit ({err})"
             ) from None
