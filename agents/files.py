@@ -17,7 +17,7 @@ import struct
 import tempfile
 from pathlib import Path
 
-from worlds.errors import ArenaError, BadFileError, SaveError
+from worlds.errors import BadFileError, SaveError
 
 # What mkstemp adds to `.<name>.`: 8 characters of [a-z0-9_], then the suffix.
 _TEMP = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}(\.[A-Za-z0-9]+)?")
@@ -39,15 +39,22 @@ def write_atomic(path: str | Path, write, suffix: str | None = None) -> Path:
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
         os.replace(tmp, path)
         _fsync(path.parent)
-    except ArenaError:
-        raise
-    except Exception as err:  # OSError, or a writer's own error type (safetensors' SafetensorError)
+    except _write_errors() as err:  # a full disk, no permission: not a bug in `write`
         reason = " ".join(str(err).split()) or type(err).__name__
         raise SaveError(f"{path}: could not write the file ({reason})") from err
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _write_errors() -> tuple[type[BaseException], ...]:
+    """OSError, and safetensors' own error type, which its writer raises for I/O failures."""
+    try:
+        from safetensors import SafetensorError
+    except ImportError:
+        return (OSError,)
+    return (OSError, SafetensorError)
 
 
 def _fsync(path: str | Path) -> None:
