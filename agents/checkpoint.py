@@ -5,7 +5,10 @@ metadata `{"format": "grid-arena-checkpoint", "version": "1", "algo", "config", 
 "sha256"}`; `config` names the scenario and its settings, the view shape, the action count, the
 seed and every hyper-parameter, so `load_controller(path)` needs nothing else. A file that is
 truncated, corrupted, of another format or version, or that does not fit the scenario it is
-asked to play fails with a `ValueError` naming the file and what is wrong.
+asked to play fails with a `BadFileError` (a ValueError) naming the file and what is wrong.
+`meta_sha256` covers the metadata as `sha256` covers the tensors (files written before it
+existed have only `sha256`). A file is read from one open handle, so a checkpoint replaced
+while it is read is seen whole, old or new.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from pathlib import Path
 
 import torch
 
-from agents.learner import FORMAT, VERSION, Learner, digest
+from agents.files import read_safetensors
+from agents.learner import FORMAT, VERSION, Learner, digest, metadata_digest
+from worlds.errors import BadFileError
 from worlds.scenario import Scenario
 
 ALGOS = ("tabular_q", "dqn", "reinforce", "a2c", "ppo")
@@ -80,32 +85,53 @@ def make_learner(
 def read_checkpoint(
     path: str | Path, algos: tuple[str, ...] = ALGOS
 ) -> tuple[dict, dict[str, torch.Tensor], dict]:
-    """(config, tensors, extras) of a checkpoint file of one of `algos`, checked; ValueError
+    """(config, tensors, extras) of a checkpoint file of one of `algos`, checked; BadFileError
     otherwise."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such checkpoint file")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}
-    except Exception as e:  # safetensors raises its own error types for broken files
-        raise ValueError(f"{path}: not a readable safetensors checkpoint (truncated or corrupt?): {e}") from e
+        raise BadFileError(f"{path}: no such checkpoint file")
+    meta, tensors = read_safetensors(path, "safetensors checkpoint")
     if meta.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a grid-arena checkpoint (format {meta.get('format')!r})")
+        raise BadFileError(f"{path}: not a grid-arena checkpoint (format {meta.get('format')!r})")
     if meta.get("version") != VERSION:
-        raise ValueError(f"{path}: checkpoint version {meta.get('version')!r}, this code reads {VERSION!r}")
+        raise BadFileError(f"{path}: checkpoint version {meta.get('version')!r}, this code reads {VERSION!r}")
     if meta.get("sha256") != digest(tensors):
-        raise ValueError(f"{path}: corrupt checkpoint (its tensors do not match their checksum)")
+        raise BadFileError(f"{path}: corrupt checkpoint (its tensors do not match their checksum)")
+    if "meta_sha256" in meta and meta["meta_sha256"] != metadata_digest(meta):
+        raise BadFileError(f"{path}: corrupt checkpoint (its metadata does not match its checksum)")
     try:
         config, extras = json.loads(meta["config"]), json.loads(meta["extras"])
     except (KeyError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: checkpoint metadata is damaged ({e})") from e
+        raise BadFileError(f"{path}: checkpoint metadata is damaged ({e})") from None
+    check_config(path, config, extras)
     if config.get("algo") != meta.get("algo") or config.get("algo") not in algos:
-        raise ValueError(f"{path}: unknown algorithm {meta.get('algo')!r} (known: {', '.join(algos)})")
+        raise BadFileError(f"{path}: unknown algorithm {meta.get('algo')!r} (known: {', '.join(algos)})")
     return config, tensors, extras
+
+
+# The checkpoint's `config` entries and their JSON types (LM learners add their own).
+CONFIG_TYPES = {
+    "algo": str, "scenario": dict, "hyper": dict, "seed": int, "num_actions": int, "obs_shape": list,
+}  # fmt: skip
+
+
+def check_config(path: Path, config, extras) -> None:
+    """The shape of a checkpoint's metadata, so a damaged one fails here with its name."""
+    if not isinstance(config, dict):
+        raise BadFileError(f"{path}: checkpoint metadata 'config' is {type(config).__name__}, not an object")
+    if not isinstance(extras, dict):
+        raise BadFileError(f"{path}: checkpoint metadata 'extras' is {type(extras).__name__}, not an object")
+    for key, kind in CONFIG_TYPES.items():
+        if key not in config:
+            raise BadFileError(f"{path}: checkpoint config has no {key!r}")
+        value = config[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise BadFileError(f"{path}: checkpoint config {key!r} is {value!r}, not a {kind.__name__}")
+    scenario = config["scenario"]
+    if not isinstance(scenario.get("name"), str) or not isinstance(scenario.get("config"), dict):
+        raise BadFileError(f"{path}: checkpoint config 'scenario' needs a name and a config object")
+    if not 1 <= config["num_actions"] <= 64:
+        raise BadFileError(f"{path}: checkpoint config 'num_actions' is {config['num_actions']}, not 1..64")
 
 
 def load_learner(path: str | Path, device: str | torch.device = "auto") -> Learner:
@@ -126,8 +152,11 @@ def load_learner(path: str | Path, device: str | torch.device = "auto") -> Learn
                 f"view shape {config['obs_shape']} does not match the scenario's {learner.obs_shape}"
             )
         learner.load_state(tensors, extras)
-    except (ValueError, KeyError, TypeError, RuntimeError) as e:
-        raise ValueError(f"{path}: checkpoint does not rebuild its {config.get('algo')} learner: {e}") from e
+    except (ValueError, KeyError, TypeError, RuntimeError, IndexError, AttributeError) as e:
+        reason = " ".join(str(e).split())
+        raise BadFileError(
+            f"{path}: checkpoint does not rebuild its {config.get('algo')} learner: {reason}"
+        ) from e
     return learner
 
 
@@ -158,10 +187,7 @@ def load_controller(
 def _algo_of(path: str | Path) -> str | None:
     """The algorithm a checkpoint names in its metadata, or None when that cannot be read (the
     full reader then says what is wrong)."""
-    from safetensors import safe_open
-
     try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            return (f.metadata() or {}).get("algo")
-    except Exception:  # broken files are reported by read_checkpoint
+        return read_safetensors(path)[0].get("algo")
+    except (BadFileError, OSError):  # broken files are reported by read_checkpoint
         return None

@@ -16,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,6 +23,7 @@ import numpy as np
 import torch
 
 from agents.base import Observations, Thinking, Transition
+from agents.files import write_atomic
 from worlds.scenario import Scenario
 
 FORMAT = "grid-arena-checkpoint"
@@ -129,6 +128,7 @@ class Learner:
             "extras": json.dumps(extras),
             "sha256": digest(tensors),
         }
+        metadata["meta_sha256"] = metadata_digest(metadata)
         return write_atomic(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
 
 
@@ -224,23 +224,10 @@ def digest(tensors: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
-def write_atomic(path: str | Path, write) -> Path:
-    """Call `write(tmp)` then move the file into place (the same as arena.episode.write_atomic;
-    agents/ does not import arena/)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+def metadata_digest(metadata: dict[str, str]) -> str:
+    """sha256 over a file's metadata entries but the checksums themselves."""
+    rest = {k: v for k, v in metadata.items() if not k.endswith("sha256")}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True).encode()).hexdigest()
 
 
 def to_numpy(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, np.ndarray]:

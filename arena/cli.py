@@ -10,6 +10,8 @@ import worlds
 from agents.random_agent import RandomAgent
 from arena import bench, replay, train, watch
 from arena.episode import play_episode, save_gif, save_png
+from arena.options import frame_stride, positive_int
+from worlds.errors import ArenaError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,15 +28,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError) as err:
-        print(f"arena {args.command}: error: {err}", file=sys.stderr)
+    except (ArenaError, ValueError, OSError) as err:  # OSError: a missing file, a full disk
+        print(f"arena {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
+
+
+def one_line(err: BaseException) -> str:
+    """An error's message on one line (some libraries' messages span several)."""
+    if isinstance(err, OSError) and err.filename is not None and not isinstance(err, ArenaError):
+        return f"{err.filename}: {err.strerror or err}"
+    return " ".join(str(err).split()) or type(err).__name__
 
 
 def add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="play headless episodes, print results, write a GIF and a PNG")
     run.add_argument("scenario", nargs="?", default="maze_v0", help="scenario name (default maze_v0)")
-    run.add_argument("--episodes", type=int, default=3)
+    run.add_argument("--episodes", type=positive_int, default=3)
     run.add_argument("--seed", type=int, default=0, help="episode k uses seed + k")
     run.add_argument("--out", default="out", help="folder for the GIF and PNG (default ./out)")
     run.add_argument("--map", default=None, help="a map file or a name in assets/maps")
@@ -53,8 +62,11 @@ def run_command(args) -> int:
     )
     print(f"{'episode':>7}  {'seed':>5}  {'steps':>5}  returns")
     first = None
+    # frames of a huge map are scaled down so that episode 0's GIF fits in memory
+    shape = env.state_space.shape[:2]
+    stride = frame_stride(shape, 32, env.scenario.max_cycles + 1)
     for k in range(args.episodes):
-        episode = play_episode(env, agent, seed=args.seed + k, keep_frames=(k == 0))
+        episode = play_episode(env, agent, seed=args.seed + k, keep_frames=(k == 0), stride=stride)
         first = first or episode
         returns = "  ".join(f"{a}={r:+.2f}({episode.ended[a][:4]})" for a, r in episode.returns.items())
         print(f"{k:>7}  {args.seed + k:>5}  {episode.steps:>5}  {returns}")

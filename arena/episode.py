@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from agents.files import write_atomic
 from agents.random_agent import RandomAgent
 
 
@@ -20,12 +19,15 @@ class Episode:
     frames: list[np.ndarray] = field(default_factory=list)
 
 
-def play_episode(env, agent: RandomAgent, seed: int | None, keep_frames: bool = False) -> Episode:
-    """One episode of a ParallelEnv (built with render_mode="rgb_array" if frames are kept)."""
+def play_episode(
+    env, agent: RandomAgent, seed: int | None, keep_frames: bool = False, stride: int = 1
+) -> Episode:
+    """One episode of a ParallelEnv (built with render_mode="rgb_array" if frames are kept;
+    every `stride`-th pixel of them, to keep a huge map's frames small)."""
     obs, _ = env.reset(seed=seed)
     episode = Episode(returns=dict.fromkeys(env.possible_agents, 0.0))
     if keep_frames:
-        episode.frames.append(env.render())
+        episode.frames.append(env.render()[::stride, ::stride])
     while env.agents:
         masks = np.stack([obs[a]["action_mask"] for a in env.agents])
         actions = dict(zip(env.agents, agent.act(masks).tolist(), strict=True))
@@ -37,26 +39,8 @@ def play_episode(env, agent: RandomAgent, seed: int | None, keep_frames: bool = 
             if terms[a] or truncs[a]:
                 episode.ended[a] = "terminated" if terms[a] else "truncated"
         if keep_frames:
-            episode.frames.append(env.render())
+            episode.frames.append(env.render()[::stride, ::stride])
     return episode
-
-
-def write_atomic(path: str | Path, write) -> Path:
-    """Call `write(tmp_path)` then move the file into place, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file normal permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def save_png(frame: np.ndarray, path: str | Path) -> Path:

@@ -13,11 +13,10 @@ import numpy as np
 import worlds
 from agents.base import Observations, thinking_of
 from agents.human import Human
-from arena.record import EpisodeLog, save_record, scenario_config
+from arena.record import THINK_KINDS, EpisodeLog, save_record, scenario_config
 from arena.seats import Seating
 from worlds.render import render_rgb
 
-THINK_KINDS = ("", "probs", "q")  # the record stores the index
 GHOST = 0.35  # opacity of agents that left the game
 
 

@@ -12,6 +12,11 @@ summary of how it ended); the arrays are:
 and `extras`, a JSON string of [step, agent, {...}] for the rest of a controller's thoughts (a
 language model's words). Replaying re-runs the engine from the seed with the recorded actions;
 the digests prove it went the same way. A tag_v0 episode of 100 steps is about 2 KB.
+
+A record may come from a stranger, so `load_record` checks everything before it is used: the
+scenario config goes through `worlds.config` (types, ranges, known keys), and its `map` may
+only name a map that ships in `assets/maps/` or be the map text itself, which `EpisodeLog.start`
+embeds for any other map; so a record never makes Grid Arena read a local file.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+import worlds
 from arena.episode import write_atomic
+from worlds.errors import BadFileError
+from worlds.maps import map_text, parse_map, shipped_map
 from worlds.scenario import Scenario
 from worlds.state import State
 
@@ -33,7 +41,11 @@ FORMAT = "grid-arena-replay"
 VERSION = 1
 
 
-class ReplayError(ValueError):
+THINK_KINDS = ("", "probs", "q")  # the record stores the index
+MAX_FPS = 1000.0
+
+
+class ReplayError(BadFileError):
     """A record file that cannot be replayed: corrupt, of another version, or diverging."""
 
 
@@ -73,9 +85,12 @@ class EpisodeLog:
 
     @classmethod
     def start(cls, match) -> EpisodeLog:
+        config = dict(match.config)
+        if config.get("map") and not shipped_map(config["map"]):
+            config["map"] = map_text(match.scenario.grid_map)  # embedded: a record reads no local file
         log = cls(
             scenario=match.scenario.name,
-            config=dict(match.config),
+            config=config,
             seed=int(match.seed),
             agents=list(match.agents),
             action_names=list(match.scenario.actions),
@@ -172,20 +187,50 @@ def load_record(path: str | Path) -> EpisodeLog:
         meta = json.loads(str(arrays["meta"]))
     except json.JSONDecodeError as err:
         raise ReplayError(f"{path}: its meta entry is not valid JSON ({err})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    if not isinstance(meta, dict):
+        raise ReplayError(f"{path}: its meta entry is JSON {type(meta).__name__}, not an object")
+    if meta.get("format") != FORMAT:
         raise ReplayError(f"{path} is not a Grid Arena record (format {meta.get('format')!r})")
     if meta.get("version") != VERSION:
         raise ReplayError(
             f"{path} is a version {meta.get('version')!r} record; this Grid Arena reads version {VERSION}"
         )
     try:
-        return _from_arrays(meta, arrays)
-    except (KeyError, TypeError, ValueError) as err:
-        raise ReplayError(f"{path} is corrupt: {err}") from None
+        log = _from_arrays(meta, arrays)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
+        raise ReplayError(f"{path} is corrupt: {' '.join(str(err).split())}") from None
+    _check_scenario(path, log)
+    return log
+
+
+def _check_scenario(path: Path, log: EpisodeLog) -> None:
+    """The record's scenario and config, checked as any config is, and its map only a shipped
+    one or one embedded in the record."""
+    where = log.config.get("map")
+    if isinstance(where, str) and "\n" not in where and not shipped_map(where):
+        raise ReplayError(
+            f"{path}: names the map {where!r}, which neither ships with Grid Arena nor is embedded "
+            "in the record (records may not read local files)"
+        )
+    try:
+        scenario = worlds.make_scenario(log.scenario, **log.config)
+        if isinstance(where, str) and "\n" in where:
+            parse_map(where, f"{path} (its embedded map)")
+    except ReplayError:
+        raise
+    except (ValueError, TypeError) as err:  # a ConfigError, a MapError, an unknown scenario
+        raise ReplayError(f"{path}: {' '.join(str(err).split())}") from None
+    if log.agents != scenario.agent_names or log.action_names != list(scenario.actions):
+        raise ReplayError(
+            f"{path}: its agents {log.agents} and actions {log.action_names} are not those of "
+            f"{log.scenario} with its config ({scenario.agent_names}, {list(scenario.actions)})"
+        )
 
 
 def _from_arrays(meta: dict, arrays: dict) -> EpisodeLog:
-    agents, action_names, steps = list(meta["agents"]), list(meta["actions"]), int(meta["steps"])
+    agents, action_names, steps = list(meta["agents"]), list(meta["actions"]), meta["steps"]
+    if not _is_int(steps) or steps < 0:
+        raise ValueError(f"steps is {steps!r}, not a whole number >= 0")
     n, a = len(agents), len(action_names)
     actions = arrays["actions"]
     if actions.shape != (steps, n):
@@ -199,19 +244,53 @@ def _from_arrays(meta: dict, arrays: dict) -> EpisodeLog:
     values = arrays.get("think_values", np.full((steps, n, a), np.nan, np.float32))
     if kinds.shape != (steps, n) or values.shape != (steps, n, a):
         raise ValueError(f"thinking arrays have shapes {kinds.shape} and {values.shape}")
+    if kinds.dtype != np.uint8 or (kinds.size and kinds.max() >= len(THINK_KINDS)):
+        raise ValueError(f"think_kind holds kinds outside 0..{len(THINK_KINDS) - 1}")
     extras = json.loads(str(arrays["extras"])) if "extras" in arrays else []
+    for entry in _entries(extras, "extras", dict):
+        _agent_step(entry, n, steps, "extras")
+    seats = _entries(meta.get("seats", []), "seats", str)
+    for entry in seats:
+        _agent_step(entry, n, steps + 1, "seats")
+    config, summary, seed = meta["config"], meta.get("summary", {}), meta["seed"]
+    if not isinstance(config, dict) or not isinstance(summary, dict):
+        raise ValueError("config and summary must be objects")
+    if not _is_int(seed) or not all(isinstance(x, str) for x in agents + action_names):
+        raise ValueError("seed must be a whole number and agents and actions names")
+    fps = meta.get("fps", 6.0)
+    if not isinstance(fps, (int, float)) or isinstance(fps, bool) or not 0 < fps <= MAX_FPS:
+        raise ValueError(f"fps is {fps!r}, not a number in (0, {MAX_FPS:g}]")
     return EpisodeLog(
         scenario=str(meta["scenario"]),
-        config=dict(meta["config"]),
-        seed=int(meta["seed"]),
+        config=dict(config),
+        seed=int(seed),
         agents=agents,
         action_names=action_names,
         actions=actions,
         think_kind=kinds,
         think_values=values,
         digests=digest.astype(np.int64).tolist(),
-        seats=[list(s) for s in meta.get("seats", [])],
+        seats=[list(s) for s in seats],
         extras=extras,
-        summary=dict(meta.get("summary", {})),
-        fps=float(meta.get("fps", 6.0)),
+        summary=dict(summary),
+        fps=float(fps),
     )
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entries(value, name: str, last: type) -> list:
+    """A list of [step, agent, x] entries whose x is a `last`."""
+    if not isinstance(value, list) or not all(
+        isinstance(e, list) and len(e) == 3 and isinstance(e[2], last) for e in value
+    ):
+        raise ValueError(f"{name} must be a list of [step, agent, {last.__name__}] entries")
+    return value
+
+
+def _agent_step(entry: list, agents: int, steps: int, name: str) -> None:
+    step, agent = entry[0], entry[1]
+    if not (_is_int(step) and 0 <= step < max(steps, 1) and _is_int(agent) and 0 <= agent < agents):
+        raise ValueError(f"{name} entry {entry[:2]} names no step 0..{steps - 1} and agent 0..{agents - 1}")

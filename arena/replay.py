@@ -18,6 +18,7 @@ import worlds
 from agents.base import Observations, Thinking
 from arena.episode import frame_ms, write_atomic
 from arena.match import THINK_KINDS, Match
+from arena.options import check_frames, positive_float, positive_int
 from arena.record import EpisodeLog, ReplayError, load_record
 from arena.seats import Seat, Seating
 
@@ -176,17 +177,23 @@ def add_parser(sub) -> None:
     """Registers `arena replay` and `arena export`."""
     replay = sub.add_parser("replay", help="re-run a recorded episode in the viewer (deterministic)")
     replay.add_argument("file", help="a record written with --record")
-    replay.add_argument("--speed", type=float, default=None, help="steps per second (default: as recorded)")
+    replay.add_argument(
+        "--speed", type=positive_float, default=None, help="steps per second (default: recorded)"
+    )
     replay.add_argument("--overlay", action="store_true", help="show recorded thoughts above agents")
     replay.add_argument("--headless", action="store_true", help="no window: write a video instead")
     replay.add_argument("--out", default=None, help="the video when headless (default out/NAME.gif)")
-    replay.add_argument("--tile", type=int, default=48, help="tile size in pixels of a video (default 48)")
+    replay.add_argument(
+        "--tile", type=positive_int, default=48, help="video tile size in pixels (default 48)"
+    )
     replay.set_defaults(func=replay_command)
     export = sub.add_parser("export", help="write a recorded episode as a GIF or MP4, without a window")
     export.add_argument("file", help="a record written with --record")
     export.add_argument("--out", required=True, help="the video: a .gif, or a .mp4 (needs the video extra)")
-    export.add_argument("--fps", type=float, default=None, help="frames per second (default: as recorded)")
-    export.add_argument("--tile", type=int, default=48, help="tile size in pixels (default 48)")
+    export.add_argument(
+        "--fps", type=positive_float, default=None, help="frames per second (default: recorded)"
+    )
+    export.add_argument("--tile", type=positive_int, default=48, help="tile size in pixels (default 48)")
     export.add_argument("--overlay", action="store_true", help="draw recorded thoughts above agents")
     export.add_argument("--board-only", action="store_true", help="the board alone, without the side panel")
     export.set_defaults(func=export_command)
@@ -199,6 +206,7 @@ def describe(log: EpisodeLog) -> str:
 
 def export_command(args) -> int:
     match = replay_match(args.file)
+    check_frames(match.env.state_space.shape[:2], args.tile, match.record.steps + 1, args.out)
     frames = episode_frames(match, tile=args.tile, hud=not args.board_only, overlay=args.overlay)
     out = save_video(frames, args.out, args.fps or match.record.fps)
     print(f"{describe(match.record)}\nreplayed identically; wrote {out} ({len(frames)} frames)")
@@ -214,6 +222,7 @@ def replay_command(args) -> int:
         out = args.out or f"out/{Path(args.file).name.split('.')[0]}.gif"
         if not args.headless:
             print("no display found: writing a video instead of opening a window", file=sys.stderr)
+        check_frames(match.env.state_space.shape[:2], args.tile, match.record.steps + 1, out)
         frames = episode_frames(match, tile=args.tile)
         print(f"replayed identically; wrote {save_video(frames, out, args.speed or match.record.fps)}")
         return 0

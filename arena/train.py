@@ -16,7 +16,7 @@ import inspect
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +38,25 @@ from arena.loop import (
     seat_plan,
     seat_seed,
 )
+from arena.runfile import (
+    CHECKPOINT,
+    RUN_FORMAT,
+    RUN_VERSION,
+    RunLock,
+    SavedRun,
+    load_run,
+    remove_stale_temp_files,
+    write_run_file,
+)
 from worlds.batch import BatchEnv
+from worlds.errors import ArenaError, BadFileError, ConfigError
 from worlds.state import State
+from worlds.validate_state import check_state
 
-RUN_FORMAT, RUN_VERSION = "grid-arena-run", "1"
-CHECKPOINT = "checkpoint.safetensors"
+__all__ = ["CHECKPOINT", "Run", "SavedRun", "TrainConfig", "load_run"]
+# bounds on a run's sizes, so a config read from a checkpoint cannot ask for all the memory
+MAX_WORLDS = 65_536
+MAX_THREADS = 1024
 
 
 # -- a run: config, checkpoints, logs ----------------------------------------------------------
@@ -68,12 +82,25 @@ class TrainConfig:
     checkpoint_every: int | None = None  # env steps; None: 10 checkpoints a run
 
     def __post_init__(self) -> None:
+        ints = ("worlds", "steps", "seed", "eval_worlds", "eval_seed", "threads")
+        optional = ("log_every", "eval_every", "checkpoint_every")
+        for key in ints + optional:
+            value = getattr(self, key)
+            if (value is not None or key in ints) and (type(value) is not int):
+                raise ConfigError(f"{key} must be a whole number, got {value!r}")
         for key in ("worlds", "steps", "eval_worlds", "threads"):
             if getattr(self, key) < 1:
-                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
-        for key in ("log_every", "eval_every", "checkpoint_every"):
+                raise ConfigError(f"{key} must be >= 1, got {getattr(self, key)}")
+        for key, high in (("worlds", MAX_WORLDS), ("eval_worlds", MAX_WORLDS), ("threads", MAX_THREADS)):
+            if getattr(self, key) > high:
+                raise ConfigError(f"{key} must be at most {high}, got {getattr(self, key)}")
+        for key in optional:
             if getattr(self, key) is not None and getattr(self, key) < 0:
-                raise ValueError(f"{key} must be >= 0, got {getattr(self, key)}")
+                raise ConfigError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if not isinstance(self.scenario, str) or not isinstance(self.teams, dict):
+            raise ConfigError(f"scenario must be a string and teams a table, got {self.scenario!r}")
+        if not isinstance(self.hyper, dict) or not isinstance(self.frozen, list):
+            raise ConfigError(f"hyper must be a table and frozen a list, got {self.hyper!r}, {self.frozen!r}")
 
     def every(self, key: str) -> int:
         """The interval in env steps (0: never, but for the end of the run)."""
@@ -104,13 +131,32 @@ class Run:
         self.out = Path(out)
         self.quiet = quiet
         path = self.out / CHECKPOINT
+        if resume and not path.exists():
+            load_run(path)  # says there is nothing to resume, before a lock creates the folder
+        self._lock = RunLock(self.out)  # before anything in the folder is read or written
+        try:
+            self._start(config, path, resume, overrides)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _start(self, config: TrainConfig | None, path: Path, resume: bool, overrides: dict | None) -> None:
+        if resume:
+            remove_stale_temp_files(self.out)  # what a kill -9 during a write left behind
         saved = load_run(path) if resume else None
         if saved is None and path.exists():
-            raise ValueError(
+            raise ArenaError(
                 f"{self.out} already holds a run ({path}): continue it with --resume, or pick another --out"
             )
         if saved is not None:
-            config = TrainConfig(**{**saved.config, **(overrides or {})})
+            try:
+                config = TrainConfig(**{**saved.config, **(overrides or {})})
+            except TypeError as err:
+                raise BadFileError(
+                    f"{path}: run checkpoint config does not fit this Grid Arena ({err})"
+                ) from None
+            except ConfigError as err:
+                raise BadFileError(f"{path}: run checkpoint config: {err}") from None
         self.config = config
         self.scenario = parse_scenario(config.scenario)
         import torch
@@ -141,7 +187,13 @@ class Run:
             write_atomic(self.out / "config.json", lambda tmp: Path(tmp).write_text(text))
             self.log = Logbook(self.out)
         else:
-            self._restore(saved)
+            try:
+                self._restore(saved)
+            except ArenaError:
+                raise
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as err:
+                reason = " ".join(str(err).split()) or type(err).__name__
+                raise BadFileError(f"{saved.path}: damaged run checkpoint ({reason})") from None
             self.log = Logbook(self.out, offset=saved.progress["log_offset"], step=self.step)
 
     def _seat(self, k: int, name: str, agents: list[int], spec: str, saved) -> Seat:
@@ -209,9 +261,7 @@ class Run:
             "config": json.dumps(asdict(self.config)),
             "progress": json.dumps(progress),
         }
-        from safetensors.torch import save_file
-
-        path = write_atomic(self.out / CHECKPOINT, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+        path = write_run_file(self.out / CHECKPOINT, tensors, metadata)
         self.log.write_csv()
         return path
 
@@ -223,13 +273,23 @@ class Run:
         arrays = {
             k.removeprefix("env/"): v.numpy().copy() for k, v in tensors.items() if k.startswith("env/")
         }
-        env.world = State.from_dict(arrays | {"pad": progress["pad"]})
-        if env.world.num_worlds != env.num_worlds:
-            raise ValueError(
-                f"{saved.path}: holds {env.world.num_worlds} worlds, the run has {env.num_worlds}"
+        state = _state_fields(arrays) | {"pad": progress["pad"]}
+        # every array checked against a fresh state of this run before the kernels index with it
+        check_state(state, env.world, self.scenario, str(saved.path))
+        for name, like in (("returns", env._returns), ("ended", env._ended)):
+            got = arrays.get(name)
+            if got is None or got.dtype != like.dtype or got.shape != like.shape:
+                raise BadFileError(f"{saved.path}: env {name!r} is missing or not {like.dtype}{like.shape}")
+        if not np.isfinite(arrays["returns"]).all() or arrays["ended"].view(np.uint8).max(initial=0) > 1:
+            raise BadFileError(f"{saved.path}: env 'returns' or 'ended' holds values no run writes")
+        if len(progress["env_rngs"]) != env.num_worlds:
+            raise BadFileError(
+                f"{saved.path}: holds {len(progress['env_rngs'])} world generators, "
+                f"the run has {env.num_worlds}"
             )
-        for rng, state in zip(env._rngs, progress["env_rngs"], strict=True):
-            rng.bit_generator.state = state
+        env.world = State.from_dict(state)
+        for rng, rng_state in zip(env._rngs, progress["env_rngs"], strict=True):
+            rng.bit_generator.state = rng_state
         env._returns[:] = arrays["returns"]
         env._ended[:] = arrays["ended"]
         self.loop.obs = env._observe()
@@ -261,8 +321,11 @@ class Run:
         deterministic ones meanwhile, so that a resumed run on a GPU ends as the one left alone."""
         from agents.checkpoint import deterministic
 
-        with deterministic():
-            return self._run(callback)
+        try:
+            with deterministic():
+                return self._run(callback)
+        finally:
+            self._lock.release()  # the run is over, finished or dead
 
     def _run(self, callback) -> dict:
         config = self.config
@@ -349,52 +412,29 @@ def save_controller(controller, path: Path) -> Path:
 def _env_arrays(env: BatchEnv) -> dict[str, np.ndarray]:
     """The batch env's whole state: the worlds, and the running returns behind `infos`. (Reads
     BatchEnv's private fields; the resume test fails if they change.)"""
-    world = env.world
-    return {
-        "terrain": world.terrain,
-        "pos": world.pos,
-        "alive": world.alive,
-        "goal": world.goal,
-        "t": world.t,
-        "last_move": world.last_move,
-        **{f"extra.{name}": array for name, array in world.extra.items()},
-        "returns": env._returns,
-        "ended": env._ended,
-    }
+    arrays = {}
+    for f in fields(env.world):  # every array of the state, those added later too
+        value = getattr(env.world, f.name)
+        if isinstance(value, np.ndarray):
+            arrays[f.name] = value
+        elif isinstance(value, dict):  # a dict of arrays, e.g. a scenario's own state
+            arrays |= {f"{f.name}/{k}": v for k, v in value.items()}
+    return arrays | {"returns": env._returns, "ended": env._ended}
 
 
-@dataclass
-class SavedRun:
-    path: Path
-    config: dict
-    progress: dict
-    tensors: dict
-
-
-def load_run(path: str | Path) -> SavedRun:
-    """A run checkpoint; a missing, corrupt or foreign file is a ValueError naming the file."""
-    path = Path(path)
-    if not path.exists():
-        raise ValueError(f"{path}: no run checkpoint to resume (start the run without --resume)")
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 (not a dict)
-    except Exception as err:  # safetensors raises its own error types for a damaged file
-        raise ValueError(f"{path}: corrupt or truncated run checkpoint ({err})") from None
-    if metadata.get("format") != RUN_FORMAT:
-        raise ValueError(f"{path}: not a grid-arena run checkpoint (format {metadata.get('format')!r})")
-    if metadata.get("version") != RUN_VERSION:
-        raise ValueError(
-            f"{path}: run checkpoint version {metadata.get('version')!r}, expected {RUN_VERSION!r}"
-        )
-    try:
-        config, progress = json.loads(metadata["config"]), json.loads(metadata["progress"])
-    except (KeyError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: run checkpoint metadata is damaged ({err})") from None
-    return SavedRun(path, config, progress, tensors)
+def _state_fields(arrays: dict[str, np.ndarray]) -> dict:
+    """The saved env arrays as `State` fields: `name/key` entries gathered into dicts."""
+    names = {f.name for f in fields(State)}
+    state: dict = {}
+    for key, value in arrays.items():
+        name, sep, sub = key.partition("/")
+        if name not in names:
+            continue
+        if sep:
+            state.setdefault(name, {})[sub] = value
+        else:
+            state[name] = value
+    return state
 
 
 # -- output ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import ast
 import sys
 from pathlib import Path
 
+from arena.options import check_frames, positive_float, positive_int
 from arena.seats import DEFAULT_SPEC
 
 
@@ -61,7 +62,7 @@ def _common(parser, speed: float) -> None:
         "--config", action="append", default=[], metavar="KEY=VALUE", help="scenario config, e.g. size=11"
     )
     parser.add_argument(
-        "--speed", type=float, default=speed, help=f"steps per second in real time (default {speed:g})"
+        "--speed", type=positive_float, default=speed, help=f"steps per second, real time (default {speed:g})"
     )
     parser.add_argument("--turn-based", action="store_true", help="the world waits for every human's key")
     parser.add_argument(
@@ -72,7 +73,7 @@ def _common(parser, speed: float) -> None:
         "--screenshot", default=None, metavar="PNG", help="save the last frame shown as a PNG"
     )
     parser.add_argument(
-        "--tile", type=int, default=48, help="tile size in pixels of headless frames (default 48)"
+        "--tile", type=positive_int, default=48, help="tile size in pixels of headless frames (default 48)"
     )
     parser.add_argument("--device", default="auto", help="torch device for learned and LM seats")
     parser.add_argument("--quit-at-end", action="store_true", help="close the window when the episode ends")
@@ -178,6 +179,8 @@ def headless(args) -> int:
     if match.humans():
         raise ValueError("a human seat needs a window: use `arena play` with a display, or other controllers")
     out = Path(args.out or f"out/watch_{args.scenario}.gif")
+    shape = match.env.state_space.shape[:2]  # the board alone: the HUD's panel adds little
+    check_frames(shape, args.tile, args.episodes * (match.scenario.max_cycles + 1), f"arena watch {out}")
     shot_view = View(overlay=args.overlay, speed=args.speed)
     shot = None
     frames = []

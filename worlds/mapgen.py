@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from worlds.cells import FLOOR, PASSABLE, WALL
-from worlds.maps import GridMap
+from worlds.errors import ConfigError
+from worlds.maps import GridMap, MapError
 
 
 def maze(height: int, width: int, rng: np.random.Generator, loops: float = 0.0) -> np.ndarray:
@@ -51,7 +52,7 @@ def maze(height: int, width: int, rng: np.random.Generator, loops: float = 0.0) 
 def rooms(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     """Four rooms split by one wall across and one wall down, each with a random doorway."""
     if height < 7 or width < 7:
-        raise ValueError(f"rooms need at least 7x7 cells, got {height}x{width}")
+        raise ConfigError(f"rooms need at least 7x7 cells, got {height}x{width}")
     grid = open_arena(height, width)
     u = rng.random(6).tolist()  # one draw for the two splits and the four doors
     split_r = 3 + int(u[0] * (height - 6))
@@ -81,6 +82,7 @@ def free_cells(terrain: np.ndarray, exclude: np.ndarray | None = None) -> np.nda
     """The passable cells not in `exclude` (int[K, 2]), as flat indices into `terrain`."""
     free = np.take(PASSABLE, terrain)
     if exclude is not None and len(exclude):
+        exclude = np.asarray(exclude, dtype=np.intp)  # an empty list would be float64
         free[exclude[:, 0], exclude[:, 1]] = False
     return np.flatnonzero(free)
 
@@ -89,7 +91,7 @@ def draw_cells(cells: np.ndarray, count: int, width: int, rng: np.random.Generat
     """`count` distinct cells out of the flat indices `cells` (of a grid `width` cells wide), in
     random order, as (row, col) pairs: plain ints, for layout code that checks them one by one."""
     if len(cells) < count:
-        raise ValueError(f"layout has {len(cells)} free cells, needs {count}")
+        raise ConfigError(f"layout has {len(cells)} free cells, needs {count}")
     pool = cells.tolist()
     for k, draw in enumerate(rng.random(count).tolist()):  # the first `count` Fisher-Yates swaps
         j = k + int(draw * (len(pool) - k))
@@ -127,23 +129,29 @@ def check_layout_size(style: str, size: int) -> None:
     if style == "maze":
         _check_odd(size, size)
     elif size < (7 if style == "rooms" else 3):
-        raise ValueError(f"{style} layouts need size >= {7 if style == 'rooms' else 3}, got {size}")
+        raise ConfigError(f"{style} layouts need size >= {7 if style == 'rooms' else 3}, got {size}")
 
 
 def _check_odd(height: int, width: int) -> None:
     if height % 2 == 0 or width % 2 == 0 or height < 5 or width < 5:
-        raise ValueError(f"maze sizes must be odd and at least 5, got {height}x{width}")
+        raise ConfigError(f"maze sizes must be odd and at least 5, got {height}x{width}")
 
 
 def spawn_agents(grid: GridMap, num_agents: int, rng: np.random.Generator, avoid: np.ndarray) -> np.ndarray:
     """Spawn cells from the map's digits; random free cells for agents the map does not place."""
-    fixed = np.array([grid.spawns[i] for i in range(num_agents) if i in grid.spawns]).reshape(-1, 2)
+    fixed = [grid.spawns[i] for i in range(num_agents) if i in grid.spawns]
+    fixed = np.array(fixed, dtype=np.int64).reshape(-1, 2)  # int even when no digit is placed
     missing = [i for i in range(num_agents) if i not in grid.spawns]
     pos = np.zeros((num_agents, 2), dtype=np.int32)
     for i in range(num_agents):
         if i in grid.spawns:
             pos[i] = grid.spawns[i]
     if missing:
-        taken = np.concatenate([fixed, avoid.reshape(-1, 2)])
-        pos[missing] = pick_cells(grid.terrain, len(missing), rng, exclude=taken)
+        taken = np.concatenate([fixed, np.asarray(avoid, dtype=np.int64).reshape(-1, 2)])
+        try:
+            pos[missing] = pick_cells(grid.terrain, len(missing), rng, exclude=taken)
+        except ConfigError as err:
+            raise MapError(
+                grid.source, 1, 1, f"no room for {len(missing)} agents without a spawn digit ({err})"
+            ) from None
     return pos

@@ -7,7 +7,13 @@ Legend (the same characters as the text view):
     0-9  spawn cell of agent 0-9 (floor under it)
 
 Lines starting with `;` are comments and blank lines at either end are ignored, so a file can
-carry its own legend and notes. Every map row must have the same width.
+carry its own legend and notes. Every map row must have the same width. Lines end in LF or CRLF;
+a UTF-8 byte-order mark is dropped; spawn digits are the ASCII 0-9 only; any other character (a
+tab, a form feed, a Unicode digit) is an error naming its line and column. A map is at most
+`MAX_SIDE` cells a side and its file at most `MAX_FILE_BYTES` long.
+
+A scenario's `map` is a file, a name in `assets/maps/`, or the map text itself (any string with
+a line break): records embed the maps they were played on that way.
 """
 
 from __future__ import annotations
@@ -17,10 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from worlds.cells import CELL_OF, FLOOR, GOAL
+from worlds.cells import CELL_OF, CHAR_OF, FLOOR, GOAL
+from worlds.errors import BadFileError
+
+MAX_SIDE = 255  # cells a side: a bigger map is refused before anything is allocated for it
+MAX_FILE_BYTES = 1 << 20
+DIGITS = "0123456789"  # str.isdigit() would take '²', '٣' and '１' too
 
 
-class MapError(ValueError):
+class MapError(BadFileError):
     """A malformed map; the message names the file, line and column."""
 
     def __init__(self, source: str, line: int, column: int, problem: str):
@@ -44,8 +55,9 @@ class GridMap:
 
 def parse_map(text: str, source: str = "<string>") -> GridMap:
     """Parse map text; raise `MapError` naming `source`, line and column on any defect."""
-    lines = text.splitlines()
-    numbered = [(n + 1, line.rstrip("\r\n")) for n, line in enumerate(lines)]
+    # split on line feeds only: str.splitlines() also splits on form feeds and other separators
+    lines = text.removeprefix("\ufeff").split("\n")
+    numbered = [(n + 1, line.removesuffix("\r")) for n, line in enumerate(lines)]
     rows = [(n, line) for n, line in numbered if not line.startswith(";")]
     while rows and not rows[0][1].strip():
         rows.pop(0)
@@ -54,6 +66,10 @@ def parse_map(text: str, source: str = "<string>") -> GridMap:
     if not rows:
         raise MapError(source, 1, 1, "map has no rows")
     width = len(rows[0][1])
+    if len(rows) > MAX_SIDE or width > MAX_SIDE:
+        raise MapError(
+            source, rows[0][0], 1, f"map is {len(rows)}x{width} cells; at most {MAX_SIDE}x{MAX_SIDE} allowed"
+        )
     terrain = np.zeros((len(rows), width), dtype=np.uint8)
     spawns: dict[int, tuple[int, int]] = {}
     spawn_at: dict[int, tuple[int, int]] = {}  # agent -> (line, column) in the file, for errors
@@ -62,7 +78,7 @@ def parse_map(text: str, source: str = "<string>") -> GridMap:
             column = min(len(line), width) + 1
             raise MapError(source, line_no, column, f"row is {len(line)} cells wide, expected {width}")
         for c, char in enumerate(line):
-            if char.isdigit():
+            if char in DIGITS:
                 agent = int(char)
                 if agent in spawns:
                     first = spawn_at[agent]
@@ -79,19 +95,39 @@ def parse_map(text: str, source: str = "<string>") -> GridMap:
                 terrain[r, c] = CELL_OF[char]
             else:
                 legend = " ".join(sorted(CELL_OF)) + " 0-9"
-                raise MapError(source, line_no, c + 1, f"unknown cell {char!r} (legend: {legend})")
+                what = "a tab" if char == "\t" else "a line end" if char == "\r" else f"{char!r}"
+                raise MapError(source, line_no, c + 1, f"unknown cell {what} (legend: {legend})")
     return GridMap(terrain, spawns, source)
 
 
+def map_text(grid: GridMap) -> str:
+    """The map written out again, in the map file format (spawns as digits)."""
+    chars = np.array([CHAR_OF[c] for c in range(len(CHAR_OF))])[grid.terrain]
+    for agent, (r, c) in grid.spawns.items():
+        chars[r, c] = str(agent)
+    return "\n".join("".join(row) for row in chars) + "\n"
+
+
 def load_map(path: str | Path) -> GridMap:
-    """Load a map file; a bare name like `"plates_small"` is looked up in `assets/maps/`."""
+    """Load a map file; a bare name like `"plates_small"` is looked up in `assets/maps/`; a
+    string with a line break is the map text itself."""
+    if isinstance(path, str) and "\n" in path:
+        if len(path) > MAX_FILE_BYTES:
+            raise MapError("<map text>", 1, 1, f"map text is longer than {MAX_FILE_BYTES} characters")
+        return parse_map(path, "<map text>")
     path = Path(path)
     if not path.exists() and path.parent == Path(".") and (MAPS_DIR / f"{path.name}.txt").exists():
         path = MAPS_DIR / f"{path.name}.txt"
     if not path.exists():
         raise FileNotFoundError(f"no map file {str(path)!r} (nor {path.name}.txt in {MAPS_DIR})")
+    if not path.is_file():  # a folder, /dev/zero, a pipe: nothing a map is written in
+        raise MapError(str(path), 1, 1, "not a regular file")
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise MapError(str(path), 1, 1, f"file is larger than {MAX_FILE_BYTES} bytes; not a map")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise MapError(str(path), 1, 1, f"not UTF-8 text ({err.reason})") from None
     return parse_map(text, str(path))
@@ -100,3 +136,13 @@ def load_map(path: str | Path) -> GridMap:
 # `assets/` installs beside the packages (a data-only namespace package), in a checkout or not.
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 MAPS_DIR = ASSETS_DIR / "maps"
+
+
+def shipped_map(name: str) -> bool:
+    """Whether `name` is a map that ships with the project: a bare name in `assets/maps/`."""
+    return (
+        isinstance(name, str)
+        and name == Path(name).name
+        and not name.startswith(".")
+        and (MAPS_DIR / f"{name}.txt").is_file()
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from worlds.batch import BatchEnv
+from worlds.config import check_keys
 from worlds.env import GridParallelEnv
 from worlds.scenario import Scenario
 from worlds.scenarios import flags_v0, forage_v0, harvest_v0, keys_v0, maze_v0, plates_v0, tag_v0
@@ -36,7 +37,11 @@ def scenario_class(name: str) -> type[Scenario]:
 
 
 def make_scenario(name: str, **config) -> Scenario:
-    return scenario_class(name)(**config)
+    """A scenario with `config`; unknown keys, wrong types and out-of-range values raise a
+    `ConfigError` (see `worlds.config`)."""
+    cls = scenario_class(name)
+    check_keys(cls, config)
+    return cls(**config)
 
 
 def make_parallel(name: str, **kwargs) -> GridParallelEnv:

@@ -21,6 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from worlds.cells import CHAR_OF, CLASSIC_CELLS, FLOOR, GATE, GOAL, NAME_OF, OPEN_GATE, PLATE, WALL
+from worlds.config import validate
 from worlds.maps import GridMap, MapError, load_map
 
 NOOP, NORTH, SOUTH, EAST, WEST = range(5)
@@ -71,8 +72,15 @@ class Scenario:
     num_cells: ClassVar[int] = CLASSIC_CELLS  # cell codes its views use (one-hot width)
     extra_channels: ClassVar[tuple[int, ...]] = ()  # codes of each view channel after the three
     legend_cells: ClassVar[tuple[int, ...]] = (WALL, FLOOR, GOAL, PLATE, GATE, OPEN_GATE)  # text legend
+    # (low, high) of fields, merged along subclasses and checked by `worlds.config.validate`
+    limits: ClassVar[dict[str, tuple]] = {
+        "num_agents": (1, 10),
+        "view_size": (3, 31),
+        "max_cycles": (1, 100_000),
+    }
 
     def __post_init__(self) -> None:
+        validate(self)
         if not 1 <= self.num_agents <= 10:
             raise ValueError(f"{self.name}: num_agents must be 1..10, got {self.num_agents}")
         if self.view_size < 3 or self.view_size % 2 == 0:

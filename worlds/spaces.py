@@ -29,11 +29,19 @@ def observation_space(scenario: Scenario, obs_type: str) -> spaces.Space:
     if obs_type == "view":
         return view_space(scenario)
     if obs_type == "text":
-        text = spaces.Text(max_length=8192, min_length=1, charset=TEXT_CHARSET)
+        text = spaces.Text(max_length=text_max_length(scenario), min_length=1, charset=TEXT_CHARSET)
         return spaces.Dict({"text": text, "action_mask": mask_space(scenario), **scenario.extra_spaces()})
     return spaces.Dict(
         {"view": view_space(scenario), "action_mask": mask_space(scenario), **scenario.extra_spaces()}
     )
+
+
+def text_max_length(scenario: Scenario) -> int:
+    """A bound on the text view's length: the map block (view_size rows of view_size cells and
+    a line end) plus room for the sentences around it, which are short and bounded (at most ten
+    agents in view, six actions)."""
+    v = scenario.view_size
+    return max(8192, v * (v + 1) + 4096)
 
 
 def action_space(scenario: Scenario) -> spaces.Discrete:

@@ -108,8 +108,15 @@ class State:
             t=np.array(data["t"], dtype=np.int32),
             pad=int(data["pad"]),
             last_move=_array_or_none(data.get("last_move"), np.int8),  # absent before 0.2
-            extra={k.removeprefix("extra."): np.array(v) for k, v in data.items() if k.startswith("extra.")},
+            extra=_extra_of(data),
         )
+
+
+def _extra_of(data: dict) -> dict[str, np.ndarray]:
+    """The scenario's arrays: flat `extra.NAME` keys (`to_dict`) or an `extra` dict."""
+    nested = data.get("extra") or {}
+    flat = {k.removeprefix("extra."): v for k, v in data.items() if k.startswith("extra.")}
+    return {name: np.array(array) for name, array in {**nested, **flat}.items()}
 
 
 CORE_FIELDS = ("terrain", "pos", "alive", "goal", "t", "last_move")

@@ -224,3 +224,133 @@ def test_bad_config_fails_when_made(make, name: str, config: dict, words: str) -
 def test_bad_front_end_options(make, words: str) -> None:
     with pytest.raises(ValueError, match=words):
         make()
+
+
+# -- hostile and careless maps (issue #14) ------------------------------------------------------
+MORE_BAD_MAPS = [
+    ("superscript two is not a spawn digit", "#####\n#².G#\n#####\n", 2, 2, "unknown cell '²'"),
+    ("arabic-indic digit", "#####\n#٣.G#\n#####\n", 2, 2, "unknown cell '٣'"),
+    ("full-width digit", "#####\n#１.G#\n#####\n", 2, 2, "unknown cell '１'"),
+    ("a form feed does not split a row", "#####\n#0\fG#\n#####\n", 2, 3, "unknown cell '\\x0c'"),
+    ("a tab is named", "#####\n#0\t.#\n#####\n", 2, 3, "unknown cell a tab"),
+    ("a lone carriage return", "#####\n#0\rG#\n#####\n", 2, 3, "unknown cell a line end"),
+]
+
+
+@pytest.mark.parametrize(
+    ("problem", "text", "line", "column", "words"), MORE_BAD_MAPS, ids=[row[0] for row in MORE_BAD_MAPS]
+)
+def test_unicode_and_control_characters_are_named(problem, text, line, column, words, tmp_path) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_text(text, encoding="utf-8", newline="")
+    with pytest.raises(worlds.MapError) as caught:
+        worlds.load_map(path)
+    assert (caught.value.line, caught.value.column) == (line, column), problem
+    assert str(caught.value).startswith(f"{path}:{line}:{column}: ") and words in str(caught.value)
+
+
+def test_bom_and_crlf_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "windows.txt"
+    path.write_bytes("\ufeff#####\r\n#0.G#\r\n#####\r\n".encode())
+    grid = worlds.load_map(path)
+    assert grid.terrain.shape == (3, 5) and grid.spawns == {0: (1, 1)}
+
+
+@pytest.mark.parametrize("text", ["#5..G.#\n", "#...G.#\n", "#.#\n#G#\n#.#\n#.#\n"])
+@pytest.mark.parametrize("name", ["maze_v0", "plates_v0", "tag_v0"])
+def test_agents_without_spawn_digits_get_free_cells(name: str, text: str) -> None:
+    if name == "plates_v0":
+        text = "#..P.D.G#\n"
+    config = {"num_agents": 2, "num_hunters": 1} if name == "tag_v0" else {}
+    env = worlds.make_parallel(name, map=text, **config)
+    env.reset(seed=0)
+    pos = env.world.pos[0]
+    assert len({tuple(p) for p in pos.tolist()}) == len(pos)
+    assert worlds.make_scenario(name, map=text, **config).grid_map.terrain[tuple(pos.T)].all()
+
+
+def test_map_too_crowded_for_its_agents_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.txt"
+    path.write_text("#.G#\n", encoding="utf-8")
+    with pytest.raises(worlds.MapError, match=f"^{re.escape(str(path))}:1:1: no room for 3 agents"):
+        worlds.make_parallel("maze_v0", map=str(path), num_agents=3).reset(seed=0)
+
+
+def test_huge_map_is_refused_before_it_is_built(tmp_path: Path) -> None:
+    path = tmp_path / "huge.txt"
+    path.write_text(("." * 3001 + "\n") * 300, encoding="utf-8")
+    with pytest.raises(worlds.MapError, match="map is 300x3001 cells; at most 255x255"):
+        worlds.load_map(path)
+    path.write_text(";" * (2 << 20), encoding="utf-8")
+    with pytest.raises(worlds.MapError, match="larger than"):
+        worlds.load_map(path)
+
+
+# /dev/zero would otherwise be read until memory runs out
+def test_device_files_and_folders_are_not_maps(tmp_path: Path) -> None:
+    for path in ("/dev/zero", str(tmp_path)):
+        with pytest.raises(worlds.MapError, match="not a regular file"):
+            worlds.load_map(path)
+
+
+# -- config: types, ranges, unknown keys (worlds.config) ---------------------------------------
+BAD_TYPED_CONFIG = [
+    ("maze_v0", {"max_cycles": float("nan")}, "max_cycles must be a whole number"),
+    ("maze_v0", {"max_cycles": float("inf")}, "max_cycles must be a whole number"),
+    ("maze_v0", {"max_cycles": 1.5}, "max_cycles must be a whole number"),
+    ("maze_v0", {"size": 9.0}, "size must be a whole number"),
+    ("maze_v0", {"num_agents": 4.0}, "num_agents must be a whole number"),
+    ("maze_v0", {"num_agents": True}, "num_agents must be int"),
+    ("maze_v0", {"size": "9"}, "size must be int"),
+    ("maze_v0", {"loops": float("nan")}, "loops must be a finite number"),
+    ("maze_v0", {"loops": 2.0}, "loops must be 0.0..1.0"),
+    ("maze_v0", {"size": 20001}, "size must be 1..255"),
+    ("maze_v0", {"view_size": 99999}, "view_size must be 3..31"),
+    ("maze_v0", {"max_cycles": 10**9}, "max_cycles must be 1..100000"),
+    ("maze_v0", {"map": 3}, "map must be str or None"),
+    ("tag_v0", {"num_hunters": 1.5}, "num_hunters must be a whole number"),
+    ("plates_v0", {"gate_bonus": float("nan")}, "gate_bonus must be a finite number"),
+    ("plates_v0", {"gate_bonus": float("-inf")}, "gate_bonus must be a finite number"),
+    ("plates_v0", {"size": 99}, "size must be 5..31"),
+    ("maze_v0", {"sise": 7}, "unknown config key 'sise'; known: num_agents, view_size, max_cycles, map"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "config", "words"), BAD_TYPED_CONFIG, ids=[f"{n}-{c}" for n, c, _ in BAD_TYPED_CONFIG]
+)
+def test_config_types_and_ranges_are_checked_in_one_place(name: str, config: dict, words: str) -> None:
+    from worlds.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=re.escape(words)) as caught:
+        worlds.make_scenario(name, **config)
+    assert isinstance(caught.value, ValueError) and str(caught.value).startswith(f"{name}: ")
+
+
+def test_config_normalises_numpy_numbers() -> None:
+    scenario = worlds.make_scenario("maze_v0", size=np.int64(7), loops=1)
+    assert type(scenario.size) is int and type(scenario.loops) is float
+
+
+def test_every_scenario_declares_limits_for_its_sized_fields() -> None:
+    from worlds.config import limits_of
+    from worlds.registry import scenario_class
+
+    for name in worlds.SCENARIOS:
+        limits = limits_of(scenario_class(name))
+        assert {"num_agents", "view_size", "max_cycles"} <= limits.keys()
+        if "size" in [f for f in scenario_class(name).__dataclass_fields__]:
+            assert "size" in limits, name
+
+
+@pytest.mark.parametrize("name", list(worlds.SCENARIOS))
+def test_text_view_fits_its_space_at_the_largest_view(name: str) -> None:
+    try:  # four agents where the scenario takes them (more text), else its own number
+        worlds.make_scenario(name, num_agents=4)
+        crowd = {"num_agents": 4}
+    except ValueError:
+        crowd = {}
+    env = worlds.make_parallel(name, obs_type="text", view_size=31, max_cycles=100_000, **crowd)
+    obs, _ = env.reset(seed=0)
+    for agent, o in obs.items():
+        assert env.observation_space(agent).contains(o), agent

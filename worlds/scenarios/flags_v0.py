@@ -71,6 +71,7 @@ class Flags(Scenario):
     pickup_bonus: float = 0.0  # shaping: to the team that picks up the rival flag (rivals lose it)
 
     name = "flags_v0"
+    limits = {"size": (5, 25), "walls": (0.0, 0.4), "score_limit": (1, 100), "pickup_bonus": (0.0, 1.0)}
     team_names = ("west", "east")
     interactions = ("tag",)
     num_cells = NUM_CELLS

@@ -68,6 +68,7 @@ class Forage(Scenario):
     force_coop: bool = False
 
     name = "forage_v0"
+    limits = {"size": (5, 24), "num_food": (1, 64), "max_level": (1, 4)}
     interactions = ("collect",)
     num_cells = NUM_CELLS
     legend_cells = (WALL, FLOOR, FOOD)

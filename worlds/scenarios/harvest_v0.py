@@ -101,6 +101,7 @@ class Harvest(Scenario):
     zap_cost: float = 0.0
 
     name = "harvest_v0"
+    limits = {"size": (7, 31), "patches": (1, 64), "beam_length": (1, 30), "freeze_steps": (1, 10_000)}
     team_names = ("harvesters",)
     interactions = ("zap",)
     num_cells = NUM_CELLS

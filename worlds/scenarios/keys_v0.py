@@ -76,6 +76,7 @@ class Keys(Scenario):
     handover: bool = False
 
     name = "keys_v0"
+    limits = {"size": (5, 25), "num_doors": (1, 3)}
     interactions = ("pickup", "drop", "toggle")
     num_cells = NUM_CELLS
     extra_channels = (1 + len(COLOURS),)

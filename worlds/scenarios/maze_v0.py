@@ -40,7 +40,7 @@ from worlds.cells import GOAL
 from worlds.env import scenario_module
 from worlds.kernels import time_bonus
 from worlds.mapgen import LAYOUTS, check_layout_size, pick_cells, spawn_agents
-from worlds.maps import MapError
+from worlds.maps import MAX_SIDE, MapError
 from worlds.scenario import Layout, Scenario
 
 
@@ -52,6 +52,7 @@ class Maze(Scenario):
     loops: float = 0.0
 
     name = "maze_v0"
+    limits = {"size": (1, MAX_SIDE), "loops": (0.0, 1.0)}
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -51,6 +51,7 @@ class Plates(Scenario):
     gate_bonus: float = 0.2
 
     name = "plates_v0"
+    limits = {"size": (5, 31), "gate_bonus": (-100.0, 100.0)}
 
     def __post_init__(self) -> None:
         super().__post_init__()

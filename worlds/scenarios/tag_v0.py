@@ -41,6 +41,7 @@ from numba import njit
 
 from worlds.env import scenario_module
 from worlds.mapgen import LAYOUTS, check_layout_size, draw_cells, free_cells, spawn_agents
+from worlds.maps import MAX_SIDE
 from worlds.scenario import Layout, Scenario
 
 HUNTERS, RUNNERS = 0, 1
@@ -56,6 +57,7 @@ class Tag(Scenario):
     style: str = "rooms"
 
     name = "tag_v0"
+    limits = {"size": (1, MAX_SIDE), "num_hunters": (1, 9)}
     team_names = ("hunters", "runners")
     interactions = ("tag",)
 
