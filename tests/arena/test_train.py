@@ -324,3 +324,22 @@ def test_shipped_checkpoints_load_and_beat_random_play(scenario, seat, agents, o
     else:
         assert trained["success"] > baseline["success"] + 0.1
     assert trained[f"{seat}/return"] > baseline[f"{seat}/return"]
+
+
+@pytest.mark.slow
+def test_a_run_with_a_scenarios_own_state_resumes_exactly(tmp_path):
+    # harvest_v0 keeps freezing clocks, cooldowns, regrowth keys and apple counts in State.extra:
+    # the checkpoint must carry them, or the resumed worlds drift from the uninterrupted ones.
+    cfg = config(
+        scenario="harvest_v0:size=7:patches=1:num_agents=2:max_cycles=30:freeze_steps=3",
+        teams={"harvesters": "ppo"}, hyper=PPO, steps=2 * 60, checkpoint_every=2 * 25,
+    )  # fmt: skip
+    Run(cfg, tmp_path / "whole", quiet=True).run()
+    with pytest.raises(Stop):
+        Run(cfg, tmp_path / "killed", quiet=True).run(stop_at(2 * 37))
+    Run(None, tmp_path / "killed", resume=True, quiet=True).run()
+    whole, again = load_file(tmp_path / "whole" / CHECKPOINT), load_file(tmp_path / "killed" / CHECKPOINT)
+    assert any(key.startswith("env/extra/") for key in whole)
+    for key in whole:
+        assert torch.equal(whole[key], again[key]), f"{key} differs after resume"
+    assert log_lines(tmp_path / "killed") == log_lines(tmp_path / "whole")
