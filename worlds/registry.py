@@ -7,12 +7,18 @@ from types import ModuleType
 from worlds.batch import BatchEnv
 from worlds.env import GridParallelEnv
 from worlds.scenario import Scenario
-from worlds.scenarios import maze_v0, plates_v0, tag_v0
+from worlds.scenarios import maze_v0, plates_v0, signal_v0, tag_v0
 
-SCENARIOS: dict[str, ModuleType] = {"maze_v0": maze_v0, "plates_v0": plates_v0, "tag_v0": tag_v0}
+SCENARIOS: dict[str, ModuleType] = {
+    "maze_v0": maze_v0,
+    "plates_v0": plates_v0,
+    "signal_v0": signal_v0,
+    "tag_v0": tag_v0,
+}
 _CLASSES: dict[str, type[Scenario]] = {
     "maze_v0": maze_v0.Maze,
     "plates_v0": plates_v0.Plates,
+    "signal_v0": signal_v0.Signal,
     "tag_v0": tag_v0.Tag,
 }
 
