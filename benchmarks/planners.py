@@ -2,8 +2,8 @@
 
 For each scenario, the first episode of N seeded worlds (world b replays `reset(seed=seed + b)`)
 is played by the planner and by random legal actions, in batch mode; tag_v0 pairs every kind of
-hunter with every kind of runner. Printed per line: success rate (maze_v0: every agent reached
-its goal; plates_v0: the team won; tag_v0: every runner caught), mean episode length, mean steps
+hunter with every kind of runner, signal_v0 every kind of talker with every kind of listener. Printed per line: success rate (maze_v0: every agent reached
+its goal; plates_v0: the team won; tag_v0: every runner caught; signal_v0: the target reached), mean episode length, mean steps
 a runner stayed free (tag_v0), and the planner's decisions per second (live rows per second of
 `act` alone, measured in the same run at N worlds and in a single PettingZoo env).
 """
@@ -35,6 +35,20 @@ MATCHUPS = [
     ("tag_v0", {}, "random", "random"),
     ("tag_v0", {}, "planner", "planner"),
     ("tag_v0", {}, "random", "planner"),
+    # signal_v0: the talkers' controller (the speaker; both informed agents of a split), then
+    # the listeners'. A random speaker against planned ones is the issue's measure.
+    ("signal_v0", {}, "planner", "planner"),
+    ("signal_v0", {}, "random", "planner"),
+    ("signal_v0", {}, "random", "random"),
+    ("signal_v0", {}, "planner", "random"),
+    ("signal_v0", {"num_landmarks": 4}, "planner", "planner"),
+    ("signal_v0", {"num_landmarks": 4}, "random", "planner"),
+    ("signal_v0", {"noise": 0.3}, "planner", "planner"),
+    ("signal_v0", {"num_agents": 4}, "planner", "planner"),
+    ("signal_v0", {"num_agents": 4}, "random", "planner"),
+    ("signal_v0", {"roles": "split", "num_agents": 3}, "planner", "planner"),
+    ("signal_v0", {"roles": "split", "num_agents": 3}, "random", "planner"),
+    ("signal_v0", {"roles": "split", "noise": 0.3}, "planner", None),
 ]
 
 
@@ -42,11 +56,19 @@ def controller(spec: str, scenario, seed: int):
     return make_planner(scenario, seed=seed) if spec == "planner" else RandomAgent(seed)
 
 
+def groups(scenario) -> list[np.ndarray]:
+    """The agents each controller of a line drives: the teams, or signal_v0's talkers and
+    listeners (one team, two roles)."""
+    if scenario.name == "signal_v0":
+        return [np.flatnonzero(scenario.speaks), np.flatnonzero(~scenario.speaks)]
+    return [np.flatnonzero(scenario.teams == k) for k in range(len(scenario.team_names))]
+
+
 def play(name: str, config: dict, first: str, second: str | None, episodes: int, seed: int) -> dict:
     """The first episode of `episodes` worlds; returns success rate, lengths, speed."""
     env = worlds.make_batch(name, episodes, seed=seed, **config)
     scenario = env.scenario
-    teams = [np.flatnonzero(scenario.teams == k) for k in range(len(scenario.team_names))]
+    teams = [agents for agents in groups(scenario) if len(agents)]
     specs = [first] if second is None else [first, second]
     seats = [
         (agents, controller(spec, scenario, seed + k))
@@ -124,7 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     print("-" * len(head))
     for name, config, first, second in MATCHUPS:
         result = play(name, config, first, second, args.episodes, args.seed)
-        who = first if second is None else f"hunters {first}, runners {second}"
+        roles = ("talkers", "listeners") if name == "signal_v0" else ("hunters", "runners")
+        who = first if second is None else f"{roles[0]} {first}, {roles[1]} {second}"
         shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"
         free = "" if result["free"] is None else f"{result['free']:.1f}"
         rate = "" if result["rate"] is None else "{:,.0f}, {:,.0f}".format(*result["rate"])
@@ -135,7 +158,12 @@ def main(argv: list[str] | None = None) -> None:
     print(f"(decisions/s: rows the planner acted for over the time in `act`, B={args.episodes} worlds;")
     print(" wall clock, and CPU time of this process, which a busy machine disturbs less)")
     print("\nplanner decisions/s in a single PettingZoo env (B=1, every agent a planner): wall, cpu")
-    for name, config in (("maze_v0", {"num_agents": 1}), ("plates_v0", {}), ("tag_v0", {})):
+    for name, config in (
+        ("maze_v0", {"num_agents": 1}),
+        ("plates_v0", {}),
+        ("tag_v0", {}),
+        ("signal_v0", {}),
+    ):
         shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"
         rate = single_env_rate(name, config, args.seconds, args.seed)
         print(f"  {name:9} | {shown:14} | {rate[0]:>7,.0f}, {rate[1]:,.0f}")

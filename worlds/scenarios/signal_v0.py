@@ -180,7 +180,10 @@ class Signal(Scenario):
             terrain = self.grid_map.terrain.copy()
             marks = np.argwhere(terrain >= LANDMARK)
             pos = spawn_agents(self.grid_map, self.num_agents, rng, avoid=marks)
-            target, seed = self._colours[rng.integers(len(self._colours))], rng.integers(1 << 63)
+            target, seed = (
+                self.landmark_colours[rng.integers(len(self.landmark_colours))],
+                rng.integers(1 << 63),
+            )
         else:
             terrain, pos, target, seed = self._draw(rng)
         extra = {  # scalars and shared rows: the engine stacks (copies) them
@@ -193,18 +196,23 @@ class Signal(Scenario):
         return Layout(terrain, pos, self._no_goals, extra)
 
     def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """The open room with landmarks, spawns, target and noise seed, from one call of `rng`:
-        the first steps of a Fisher-Yates shuffle of the inner cells. Resets run per world in
-        Python, and lost rounds end often, so this is kept to a few numpy calls."""
+        """The open room with landmarks, spawns, target and noise seed, from one call of `rng`
+        (resets run per world in Python and lost rounds end often, so this stays cheap).
+
+        Landmarks (and the immobile speaker, where a spot is left) stand on inner cells with an
+        odd row and an odd column: the cells with an even coordinate form a connected web round
+        them, so every floor cell reaches every landmark without crossing another."""
         L, N = self.num_landmarks, self.num_agents
         draws = rng.random(L + N + 2).tolist()
-        pool = list(self._inner)
-        for k in range(L + N):
-            j = k + int(draws[k] * (len(pool) - k))
-            pool[k], pool[j] = pool[j], pool[k]
+        spots = list(self._spots)
+        still = int(not self.moves[0] and len(spots) > L)
+        _shuffle(spots, L + still, draws)
+        pool = list(self._floor) + spots[L + still :]
+        _shuffle(pool, N - still, draws[L + still :])
         terrain = self._room.copy()
-        terrain.reshape(-1)[pool[:L]] = self._marks
-        pos = np.array([divmod(cell, self.size) for cell in pool[L : L + N]])
+        terrain.reshape(-1)[spots[:L]] = self._marks
+        cells = spots[L : L + still] + pool[: N - still]
+        pos = np.array([divmod(cell, self.size) for cell in cells])
         return terrain, pos, int(draws[-2] * L), int(draws[-1] * (1 << 53))
 
     @cached_property
@@ -212,9 +220,17 @@ class Signal(Scenario):
         return open_arena(self.size, self.size)
 
     @cached_property
-    def _inner(self) -> tuple[int, ...]:
-        """The room's inner cells as flat indices."""
-        return tuple(int(c) for c in np.flatnonzero(self._room == FLOOR))
+    def _spots(self) -> tuple[int, ...]:
+        """The landmark spots: inner cells with odd row and column, as flat indices."""
+        return tuple(
+            r * self.size + c for r in range(1, self.size - 1, 2) for c in range(1, self.size - 1, 2)
+        )
+
+    @cached_property
+    def _floor(self) -> tuple[int, ...]:
+        """The other inner cells, as flat indices."""
+        inner = np.flatnonzero(self._room == FLOOR).tolist()
+        return tuple(c for c in inner if c not in self._spots)
 
     @cached_property
     def _marks(self) -> np.ndarray:
@@ -229,7 +245,7 @@ class Signal(Scenario):
         return np.full((self.num_agents, 2), -1)
 
     @cached_property
-    def _colours(self) -> np.ndarray:
+    def landmark_colours(self) -> np.ndarray:
         """The landmark colours of the episodes, int[K]."""
         if self.grid_map is None:
             return np.arange(self.num_landmarks)
@@ -239,7 +255,7 @@ class Signal(Scenario):
     def _clues(self) -> np.ndarray:
         """Every agent's clue when colour k is the target, int8[4, N]: the bitmask of the
         colours in the target's block of the agent's knowledge, among those on the map."""
-        present = np.isin(np.arange(NUM_COLOURS), self._colours)
+        present = np.isin(np.arange(NUM_COLOURS), self.landmark_colours)
         told = (self.blocks[None] == self.blocks.T[:, :, None]) & present  # [target, N, colour]
         return (told * (1 << np.arange(NUM_COLOURS))).sum(-1).astype(np.int8)
 
@@ -340,6 +356,13 @@ class Signal(Scenario):
             )  # fmt: skip
             for i in np.flatnonzero(said > 0)
         ]
+
+
+def _shuffle(pool: list, count: int, draws: list[float]) -> None:
+    """The first `count` swaps of a Fisher-Yates shuffle of `pool`, in place, from `draws`."""
+    for k in range(count):
+        j = k + int(draws[k] * (len(pool) - k))
+        pool[k], pool[j] = pool[j], pool[k]
 
 
 # splitmix64 constants: the noise draws hash (seed, step, speaker) into uniform 64-bit words.
