@@ -2,10 +2,11 @@
 
 For each scenario, the first episode of N seeded worlds (world b replays `reset(seed=seed + b)`)
 is played by the planner and by random legal actions, in batch mode; tag_v0 pairs every kind of
-hunter with every kind of runner, signal_v0 every kind of talker with every kind of listener. Printed per line: success rate (maze_v0: every agent reached
-its goal; plates_v0: the team won; tag_v0: every runner caught; signal_v0: the target reached), mean episode length, mean steps
-a runner stayed free (tag_v0), and the planner's decisions per second (live rows per second of
-`act` alone, measured in the same run at N worlds and in a single PettingZoo env).
+hunter with every kind of runner, signal_v0 every kind of talker with every kind of listener.
+Printed per line: success rate (maze_v0: every agent reached its goal; plates_v0: the team won;
+tag_v0: every runner caught; signal_v0: the target landmark reached), mean episode length, mean
+steps a runner stayed free (tag_v0), and the planner's decisions per second (live rows per
+second of `act` alone, measured in the same run at N worlds and in a single PettingZoo env).
 """
 
 from __future__ import annotations
