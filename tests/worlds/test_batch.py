@@ -13,6 +13,7 @@ CONFIG = {
     "maze_v0": {"size": 5, "max_cycles": 12},
     "plates_v0": {"size": 5, "max_cycles": 9},
     "tag_v0": {"size": 7, "max_cycles": 10},
+    "signal_v0": {"size": 5, "max_cycles": 10, "noise": 0.3, "num_agents": 3},
 }
 
 
@@ -27,9 +28,11 @@ def one_obs(obs, b: int, i: int, obs_type: str):
     """Agent i of world b out of batched observations, shaped like a single env's."""
     if obs_type == "view":
         return obs[b, i]
+    # the scenario's own entries (signal_v0's message and clue) come along
+    extra = {key: value[b, i] for key, value in obs.items() if key not in ("text", "view", "action_mask")}
     if obs_type == "text":
-        return {"text": obs["text"][b][i], "action_mask": obs["action_mask"][b, i]}
-    return {"view": obs["view"][b, i], "action_mask": obs["action_mask"][b, i]}
+        return {"text": obs["text"][b][i], "action_mask": obs["action_mask"][b, i], **extra}
+    return {"view": obs["view"][b, i], "action_mask": obs["action_mask"][b, i], **extra}
 
 
 def assert_same_obs(batched, b: int, single: dict, names: list[str], obs_type: str) -> None:
@@ -47,12 +50,13 @@ def assert_same_obs(batched, b: int, single: dict, names: list[str], obs_type: s
 def check_shapes(batch, obs, rewards, terminated, truncated, infos, obs_type: str) -> None:
     scenario = batch.scenario
     n, v, a = scenario.num_agents, scenario.view_size, len(scenario.actions)
+    c = len(scenario.view_codes)
     if obs_type == "view":
-        assert obs.shape == (B, n, v, v, 3) and obs.dtype == np.uint8
+        assert obs.shape == (B, n, v, v, c) and obs.dtype == np.uint8
     else:
         assert obs["action_mask"].shape == (B, n, a) and obs["action_mask"].dtype == np.int8
     if obs_type == "dict":
-        assert obs["view"].shape == (B, n, v, v, 3) and obs["view"].dtype == np.uint8
+        assert obs["view"].shape == (B, n, v, v, c) and obs["view"].dtype == np.uint8
     if obs_type == "text":
         assert len(obs["text"]) == B and all(len(row) == n for row in obs["text"])
     assert rewards.shape == (B, n) and rewards.dtype == np.float32
@@ -70,7 +74,12 @@ def check_shapes(batch, obs, rewards, terminated, truncated, infos, obs_type: st
         assert infos["success"].dtype == bool
 
 
-CASES = [(name, "dict") for name in sorted(worlds.SCENARIOS)] + [("tag_v0", "text"), ("maze_v0", "view")]
+CASES = [(name, "dict") for name in sorted(worlds.SCENARIOS)] + [
+    ("tag_v0", "text"),
+    ("maze_v0", "view"),
+    ("signal_v0", "text"),
+    ("signal_v0", "view"),
+]
 
 
 @pytest.mark.parametrize(("name", "obs_type"), CASES)

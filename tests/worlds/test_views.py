@@ -41,13 +41,17 @@ def expected_view(scenario, state: State, i: int) -> np.ndarray:
 
 
 def expected_mask(scenario, state: State, i: int) -> list[int]:
-    """noop, then north, south, east, west where the terrain lets the agent stand, then tag."""
+    """noop, then north, south, east, west where the terrain lets the agent stand (signal_v0:
+    not the speaker, nobody after a lost round), then the scenario's interactions."""
     cells = np.pad(state.cells()[0], 1, constant_values=VOID)
     row, col = state.pos[0, i] + 1
     around = [cells[row - 1, col], cells[row + 1, col], cells[row, col + 1], cells[row, col - 1]]
-    mask = [1] + [int(PASSABLE[cell]) for cell in around]
-    if scenario.interactions:
+    still = scenario.name == "signal_v0" and (not scenario.moves[i] or state.extra["lost"][0])
+    mask = [1] + [int(PASSABLE[cell] and not still) for cell in around]
+    if scenario.name == "tag_v0":
         mask.append(int(scenario.teams[i] == 0))  # tag: hunters only
+    if scenario.name == "signal_v0":  # words: the talkers only, until a round is lost
+        mask += [int(scenario.speaks[i] and not state.extra["lost"][0])] * scenario.vocab
     return mask
 
 
@@ -73,8 +77,11 @@ def test_views_match_the_state(name: str, view_size: int) -> None:
         for agent in env.agents:
             i = env.possible_agents.index(agent)
             view = obs[agent]["view"]
-            assert view.shape == (view_size, view_size, 3)
-            np.testing.assert_array_equal(view, expected_view(env.scenario, env.world, i), err_msg=agent)
+            assert view.shape == (view_size, view_size, len(env.scenario.view_codes))
+            # the shared three channels; a scenario's own are tested with the scenario
+            np.testing.assert_array_equal(
+                view[..., :3], expected_view(env.scenario, env.world, i), err_msg=agent
+            )
             marks = np.argwhere(view[..., 2] > 0)
             if env.world.goal[0, i, 0] < 0:
                 assert len(marks) == 0
@@ -167,7 +174,11 @@ def test_view_obs_type_is_a_plain_box(name: str, view_size: int) -> None:
     dict_obs, _ = worlds.make_parallel(name, view_size=view_size).reset(seed=4)
     for agent in env.possible_agents:
         space = env.observation_space(agent)
-        assert isinstance(space, spaces.Box) and space.shape == (view_size, view_size, 3)
+        assert isinstance(space, spaces.Box) and space.shape == (
+            view_size,
+            view_size,
+            len(env.scenario.view_codes),
+        )
         assert isinstance(obs[agent], np.ndarray) and space.contains(obs[agent])
         np.testing.assert_array_equal(obs[agent], dict_obs[agent]["view"])
 
