@@ -188,7 +188,7 @@ class Signal(Scenario):
             terrain, pos, target, seed = self._draw(rng)
         extra = {  # scalars and shared rows: the engine stacks (copies) them
             "target": np.int8(target),
-            "clue": self._clues[target],
+            "clue": self.clues[target],
             "message": self._silence,
             "lost": np.False_,
             "seed": np.uint64(seed),
@@ -252,7 +252,7 @@ class Signal(Scenario):
         return np.unique(self.grid_map.terrain[self.grid_map.terrain >= LANDMARK]) - LANDMARK
 
     @cached_property
-    def _clues(self) -> np.ndarray:
+    def clues(self) -> np.ndarray:
         """Every agent's clue when colour k is the target, int8[4, N]: the bitmask of the
         colours in the target's block of the agent's knowledge, among those on the map."""
         present = np.isin(np.arange(NUM_COLOURS), self.landmark_colours)
@@ -444,6 +444,40 @@ def signal_views(clue, message, views):
                     views[b, i, y, x, 3] = mine
                     views[b, i, y, x, 4] = first
                     views[b, i, y, x, 5] = second
+
+
+def task_family(rng: np.random.Generator, split: str) -> tuple[dict, float]:
+    """A signal_v0 config for the task generator and its difficulty. The knobs: roles, landmark
+    count, channel noise, listener count and room size; "train" and "test" draw from disjoint
+    combinations of them (a combination is held out for test when its knob indices sum to a
+    multiple of 3), while every single knob value occurs in both. Difficulty grows with
+    landmarks (chance of a blind guess), noise, crowding, a split clue and room size."""
+    if split not in ("train", "test"):
+        raise ValueError(f"signal_v0 task_family: split must be 'train' or 'test', got {split!r}")
+    combos = [combo for combo in _TASK_KNOBS if (sum(combo) % 3 == 0) == (split == "test")]
+    roles, landmarks, noise, listeners, size = combos[rng.integers(len(combos))]
+    config = {
+        "roles": ROLES[roles],
+        "num_landmarks": 2 + landmarks,
+        "noise": (0.0, 0.1, 0.2)[noise],
+        "num_agents": (1 if roles == 0 else 2) + listeners,
+        "size": 6 + size,
+    }
+    difficulty = landmarks + 5 * config["noise"] + 0.5 * listeners + roles + 0.25 * size
+    return config, float(difficulty)
+
+
+# Knob indices: roles (speaker, split), landmarks (2, 3, 4), noise (0, .1, .2), extra listeners
+# (a split's second informed agent is not one: 0..2), size (6, 7, 8); a split needs 3+ landmarks.
+_TASK_KNOBS = [
+    (r, lm, nz, ls, sz)
+    for r in range(2)
+    for lm in range(3)
+    for nz in range(3)
+    for ls in range(3)
+    for sz in range(3)
+    if not (r == 1 and lm == 0) and not (r == 0 and ls == 0)
+]
 
 
 env, parallel_env = scenario_module(Signal)
