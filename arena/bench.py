@@ -34,7 +34,7 @@ TARGET_WORLDS = 1024
 BATCH_SIZES = (1, 64, TARGET_WORLDS)
 # (scenario, config): the PettingZoo single-env rows, then the batch-mode rows (4 agents each).
 SINGLE = [("maze_v0", {}), ("plates_v0", {}), ("tag_v0", {}), ("maze_v0", {"num_agents": 4})]
-BATCH = [("maze_v0", {"num_agents": 4}), ("tag_v0", {})]
+BATCH = [("maze_v0", {"num_agents": 4}), ("tag_v0", {}), ("signal_v0", {"num_agents": 4})]
 
 
 class PettingZooRun:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -54,7 +55,12 @@ MATCHUPS = [
 
 
 def controller(spec: str, scenario, seed: int):
-    return make_planner(scenario, seed=seed) if spec == "planner" else RandomAgent(seed)
+    """ "planner", "random", or any seat spec of `arena` (a checkpoint path, say)."""
+    if spec in ("planner", "random"):
+        return make_planner(scenario, seed=seed) if spec == "planner" else RandomAgent(seed)
+    from agents.registry import make_controller
+
+    return make_controller(spec, scenario, seed=seed, device="cpu")
 
 
 def groups(scenario) -> list[np.ndarray]:
@@ -130,34 +136,65 @@ def single_env_rate(name: str, config: dict, seconds: float, seed: int) -> tuple
     return rows / spent, rows / max(cpu, 1e-9)
 
 
+def _matchup(parser: argparse.ArgumentParser, words: list[str]) -> tuple:
+    if not 2 <= len(words) <= 3:
+        parser.error("--match takes SCENARIO FIRST [SECOND]")
+    name, *pairs = words[0].split(":")
+    config = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        config[key] = _number(value)
+    return name, config, words[1], words[2] if len(words) == 3 else None
+
+
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.planners", description=__doc__)
     parser.add_argument("--episodes", type=int, default=100, help="seeded episodes per line (default 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=1.0, help="timing of the single-env rate")
+    parser.add_argument(
+        "--match",
+        nargs="+",
+        metavar="SPEC",
+        help="only this line: SCENARIO[:KEY=VALUE...] FIRST [SECOND], each controller planner, random "
+        "or a checkpoint path (e.g. signal_v0 assets/checkpoints/signal_v0_agent_0.safetensors planner)",
+    )
     args = parser.parse_args(argv)
+    matchups = MATCHUPS if not args.match else [_matchup(parser, args.match)]
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
     print(f"{args.episodes} seeded episodes per line (seeds {args.seed}..{args.seed + args.episodes - 1})\n")
     head = (
-        f"{'scenario':9} | {'config':22} | {'controllers':32} | success | length | runner free | "
+        f"{'scenario':9} | {'config':22} | {'controllers':36} | success | length | runner free | "
         "planner decisions/s: wall, cpu"
     )
     print(head)
     print("-" * len(head))
-    for name, config, first, second in MATCHUPS:
+    for name, config, first, second in matchups:
         result = play(name, config, first, second, args.episodes, args.seed)
         roles = ("talkers", "listeners") if name == "signal_v0" else ("hunters", "runners")
-        who = first if second is None else f"{roles[0]} {first}, {roles[1]} {second}"
+        short = [Path(spec).stem if "/" in spec else spec for spec in (first, second or "")]
+        who = short[0] if second is None else f"{roles[0]} {short[0]}, {roles[1]} {short[1]}"
         shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"
         free = "" if result["free"] is None else f"{result['free']:.1f}"
         rate = "" if result["rate"] is None else "{:,.0f}, {:,.0f}".format(*result["rate"])
         print(
-            f"{name:9} | {shown:22} | {who:32} | {result['success']:7.0%} | {result['length']:6.1f} | "
+            f"{name:9} | {shown:22} | {who:36} | {result['success']:7.0%} | {result['length']:6.1f} | "
             f"{free:>11} | {rate}"
         )
     print(f"(decisions/s: rows the planner acted for over the time in `act`, B={args.episodes} worlds;")
     print(" wall clock, and CPU time of this process, which a busy machine disturbs less)")
+    if args.match:
+        return
     print("\nplanner decisions/s in a single PettingZoo env (B=1, every agent a planner): wall, cpu")
     for name, config in (
         ("maze_v0", {"num_agents": 1}),
