@@ -144,7 +144,9 @@ def load_controller(
     learner = load_learner(path, device)
     if scenario is not None:
         v = scenario.view_size
-        if (v, v, 3) != learner.obs_shape or len(scenario.actions) > learner.num_actions:
+        if (v, v, len(scenario.view_codes)) != tuple(learner.obs_shape) or len(
+            scenario.actions
+        ) > learner.num_actions:
             raise ValueError(
                 f"{path}: checkpoint was trained on {learner.config['scenario']['name']} with "
                 f"views {learner.obs_shape} and {learner.num_actions} actions; {scenario.name} has "

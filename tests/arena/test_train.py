@@ -324,3 +324,18 @@ def test_shipped_checkpoints_load_and_beat_random_play(scenario, seat, agents, o
     else:
         assert trained["success"] > baseline["success"] + 0.1
     assert trained[f"{seat}/return"] > baseline[f"{seat}/return"]
+
+
+def test_shipped_signal_checkpoints_load_and_play():
+    """signal_v0's shipped PPO speaker and listener (trained by `arena train signal_v0
+    --independent`; they play near chance, see docs/scenarios/signal_v0.md) load and play an
+    evaluation through to its end."""
+    from arena.loop import Seat
+
+    sc = parse_scenario("signal_v0")
+    seats = []
+    for i in range(2):
+        learner = load_controller(SHIPPED / f"signal_v0_agent_{i}.safetensors", "cpu", scenario=sc)
+        seats.append(Seat(f"agent_{i}", np.array([i]), "ppo", learner, learner.num_actions))
+    result = evaluate(sc, seats, 8, 7)
+    assert 0.0 <= result["success"] <= 1.0

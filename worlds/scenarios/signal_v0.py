@@ -67,13 +67,8 @@ from worlds.maps import MapError
 from worlds.scenario import Layout, Scenario, Sprite
 
 SAY = 5  # the first say action
-WORDS = (
-    *COLOURS,
-    "sun",
-    "moon",
-    "star",
-    "tree",
-)  # token k + 1 is WORDS[k]; words beyond colours mean nothing
+# Token k + 1 is WORDS[k]: the colour words, then words that mean nothing until a policy says so.
+WORDS = (*COLOURS, "sun", "moon", "star", "tree")
 ROLES = ("speaker", "split")
 NUM_COLOURS = len(COLOURS)
 CLUE_CODES = 1 << NUM_COLOURS  # the clue channel's codes: every subset of the colours
