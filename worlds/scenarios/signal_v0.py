@@ -200,15 +200,26 @@ class Signal(Scenario):
         L, N = self.num_landmarks, self.num_agents
         draws = rng.random(L + N + 2).tolist()
         spots = list(self._spots)
-        still = int(not self.moves[0] and len(spots) > L)
+        still = self._still
         _shuffle(spots, L + still, draws)
         pool = list(self._floor) + spots[L + still :]
         _shuffle(pool, N - still, draws[L + still :])
-        terrain = self._room.copy()
-        terrain.reshape(-1)[spots[:L]] = self._marks
+        grid = bytearray(self._room_bytes)  # plain bytes, then one array: fewer numpy calls
+        for k in range(L):
+            grid[spots[k]] = LANDMARK + k
+        terrain = np.frombuffer(grid, dtype=np.uint8).reshape(self.size, self.size)
         cells = spots[L : L + still] + pool[: N - still]
         pos = np.array([divmod(cell, self.size) for cell in cells])
         return terrain, pos, int(draws[-2] * L), int(draws[-1] * (1 << 53))
+
+    @cached_property
+    def _still(self) -> int:
+        """1 when the speaker (agent 0, immobile) takes a landmark spot too, else 0."""
+        return int(not self.moves[0] and len(self._spots) > self.num_landmarks)
+
+    @cached_property
+    def _room_bytes(self) -> bytes:
+        return self._room.tobytes()
 
     @cached_property
     def _room(self) -> np.ndarray:
@@ -226,10 +237,6 @@ class Signal(Scenario):
         """The other inner cells, as flat indices."""
         inner = np.flatnonzero(self._room == FLOOR).tolist()
         return tuple(c for c in inner if c not in self._spots)
-
-    @cached_property
-    def _marks(self) -> np.ndarray:
-        return (LANDMARK + np.arange(self.num_landmarks)).astype(np.uint8)
 
     @cached_property
     def _silence(self) -> np.ndarray:
