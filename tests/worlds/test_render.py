@@ -17,7 +17,13 @@ from worlds.render import PALETTE, TEAM_SHAPES, render_rgb, tileset
 from worlds.scenarios.tag_v0 import TAG
 
 TILE = 32
-CASES = [("maze_v0", {}), ("maze_v0", {"num_agents": 4}), ("plates_v0", {}), ("tag_v0", {})]
+CASES = [
+    ("maze_v0", {}),
+    ("maze_v0", {"num_agents": 4}),
+    ("plates_v0", {}),
+    ("tag_v0", {}),
+    ("signal_v0", {"num_agents": 3}),
+]
 SEEDS = (0, 1, 2)
 
 
