@@ -41,6 +41,7 @@ BATCH = [
     ("harvest_v0", {}),
     ("keys_v0", {}),
     ("keys_v0", {"num_agents": 2, "handover": True}),
+    ("signal_v0", {"num_agents": 4}),
 ]
 
 

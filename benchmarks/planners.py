@@ -2,9 +2,10 @@
 
 For each scenario, the first episode of N seeded worlds (world b replays `reset(seed=seed + b)`)
 is played by the planner and by random legal actions, in batch mode; tag_v0 pairs every kind of
-hunter with every kind of runner. Printed per line: success rate (maze_v0: every agent reached
+hunter with every kind of runner, signal_v0 every kind of talker with every kind of listener.
+Printed per line: success rate (maze_v0: every agent reached
 its goal; plates_v0: the team won; tag_v0: every runner caught; forage_v0: all food collected;
-keys_v0: the goal reached;
+keys_v0: the goal reached; signal_v0: the target landmark reached;
 harvest_v0: the orchard outlived the episode), mean episode length, mean steps a runner stayed
 free (tag_v0), and the planner's decisions per second (live rows per second of `act` alone,
 measured in the same run at N worlds and in a single PettingZoo env). Then harvest_v0's social
@@ -52,6 +53,20 @@ MATCHUPS = [
     ("keys_v0", {"num_doors": 3, "distractors": 2}, "random", None),
     ("keys_v0", {"num_agents": 2, "handover": True}, "planner", None),
     ("keys_v0", {"num_agents": 2, "handover": True}, "random", None),
+    # signal_v0: the talkers' controller (the speaker; both informed agents of a split), then
+    # the listeners'. A random speaker against planned ones is the issue's measure.
+    ("signal_v0", {}, "planner", "planner"),
+    ("signal_v0", {}, "random", "planner"),
+    ("signal_v0", {}, "random", "random"),
+    ("signal_v0", {}, "planner", "random"),
+    ("signal_v0", {"num_landmarks": 4}, "planner", "planner"),
+    ("signal_v0", {"num_landmarks": 4}, "random", "planner"),
+    ("signal_v0", {"noise": 0.3}, "planner", "planner"),
+    ("signal_v0", {"num_agents": 4}, "planner", "planner"),
+    ("signal_v0", {"num_agents": 4}, "random", "planner"),
+    ("signal_v0", {"roles": "split", "num_agents": 3}, "planner", "planner"),
+    ("signal_v0", {"roles": "split", "num_agents": 3}, "random", "planner"),
+    ("signal_v0", {"roles": "split", "noise": 0.3}, "planner", None),
 ]
 # harvest_v0's social outcome metrics (worlds.scenarios.harvest_v0.social_metrics), per controller
 # of every agent: the planner, random play and, where shipped, the PPO checkpoint.
@@ -59,14 +74,27 @@ SOCIAL = ("planner", "random", "assets/checkpoints/harvest_v0_harvesters.safeten
 
 
 def controller(spec: str, scenario, seed: int):
-    return make_planner(scenario, seed=seed) if spec == "planner" else RandomAgent(seed)
+    """ "planner", "random", or any seat spec of `arena` (a checkpoint path, say)."""
+    if spec in ("planner", "random"):
+        return make_planner(scenario, seed=seed) if spec == "planner" else RandomAgent(seed)
+    from agents.registry import make_controller
+
+    return make_controller(spec, scenario, seed=seed, device="cpu")
+
+
+def groups(scenario) -> list[np.ndarray]:
+    """The agents each controller of a line drives: the teams, or signal_v0's talkers and
+    listeners (one team, two roles)."""
+    if scenario.name == "signal_v0":
+        return [np.flatnonzero(scenario.speaks), np.flatnonzero(~scenario.speaks)]
+    return [np.flatnonzero(scenario.teams == k) for k in range(len(scenario.team_names))]
 
 
 def play(name: str, config: dict, first: str, second: str | None, episodes: int, seed: int) -> dict:
     """The first episode of `episodes` worlds; returns success rate, lengths, speed."""
     env = worlds.make_batch(name, episodes, seed=seed, **config)
     scenario = env.scenario
-    teams = [np.flatnonzero(scenario.teams == k) for k in range(len(scenario.team_names))]
+    teams = [agents for agents in groups(scenario) if len(agents)]
     specs = [first] if second is None else [first, second]
     seats = [
         (agents, controller(spec, scenario, seed + k))
@@ -154,29 +182,59 @@ def single_env_rate(name: str, config: dict, seconds: float, seed: int) -> tuple
     return rows / spent, rows / max(cpu, 1e-9)
 
 
+def _matchup(parser: argparse.ArgumentParser, words: list[str]) -> tuple:
+    if not 2 <= len(words) <= 3:
+        parser.error("--match takes SCENARIO FIRST [SECOND]")
+    name, *pairs = words[0].split(":")
+    config = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        config[key] = _number(value)
+    return name, config, words[1], words[2] if len(words) == 3 else None
+
+
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.planners", description=__doc__)
     parser.add_argument("--episodes", type=int, default=100, help="seeded episodes per line (default 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seconds", type=float, default=1.0, help="timing of the single-env rate")
+    parser.add_argument(
+        "--match",
+        nargs="+",
+        metavar="SPEC",
+        help="only this line: SCENARIO[:KEY=VALUE...] FIRST [SECOND], each controller planner, random "
+        "or a checkpoint path (e.g. signal_v0 assets/checkpoints/signal_v0_agent_0.safetensors planner)",
+    )
     args = parser.parse_args(argv)
+    matchups = MATCHUPS if not args.match else [_matchup(parser, args.match)]
     if args.episodes < 1:
         parser.error("--episodes must be >= 1")
     print(f"{args.episodes} seeded episodes per line (seeds {args.seed}..{args.seed + args.episodes - 1})\n")
     head = (
-        f"{'scenario':9} | {'config':22} | {'controllers':32} | success | length | runner free | "
+        f"{'scenario':9} | {'config':22} | {'controllers':36} | success | length | runner free | "
         "planner decisions/s: wall, cpu"
     )
     print(head)
     print("-" * len(head))
-    for name, config, first, second in MATCHUPS:
+    for name, config, first, second in matchups:
         result = play(name, config, first, second, args.episodes, args.seed)
-        who = first if second is None else f"hunters {first}, runners {second}"
+        roles = ("talkers", "listeners") if name == "signal_v0" else ("hunters", "runners")
+        short = [Path(spec).stem if "/" in spec else spec for spec in (first, second or "")]
+        who = short[0] if second is None else f"{roles[0]} {short[0]}, {roles[1]} {short[1]}"
         shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"
         free = "" if result["free"] is None else f"{result['free']:.1f}"
         rate = "" if result["rate"] is None else "{:,.0f}, {:,.0f}".format(*result["rate"])
         print(
-            f"{name:9} | {shown:22} | {who:32} | {result['success']:7.0%} | {result['length']:6.1f} | "
+            f"{name:9} | {shown:22} | {who:36} | {result['success']:7.0%} | {result['length']:6.1f} | "
             f"{free:>11} | {rate}"
         )
     print(f"(decisions/s: rows the planner acted for over the time in `act`, B={args.episodes} worlds;")
@@ -191,6 +249,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{spec:54} | {m['collective_return']:17.1f} | {m['equality']:8.2f} | "
             f"{m['sustainability']:14.1f} | {m['peace']:5.1f} | {m['success']:7.0%}"
         )
+    if args.match:
+        return
     print("\nplanner decisions/s in a single PettingZoo env (B=1, every agent a planner): wall, cpu")
     single = (
         ("maze_v0", {"num_agents": 1}),
@@ -199,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         ("forage_v0", {}),
         ("harvest_v0", {}),
         ("keys_v0", {}),
+        ("signal_v0", {}),
     )
     for name, config in single:
         shown = ", ".join(f"{k}={v}" for k, v in config.items()) or "default"

@@ -62,14 +62,18 @@ def _action_steps(num_actions: int, width: int) -> np.ndarray:
 
 
 def action_mask(scenario: Scenario, state: State, here: np.ndarray | None = None) -> np.ndarray:
-    """Legal actions, int8[B, N, A]: noop always; a move unless terrain blocks it; the
-    scenario's interactions as it says. Agents out of the game or off the board may only noop.
+    """Legal actions, int8[B, N, A]: noop always; a move unless terrain blocks it or the
+    scenario holds the agent still (`can_move`); the scenario's interactions as it says.
+    Agents out of the game or off the board may only noop.
     (`here`, the agents' flat cells, is accepted for callers that have it; the kernel reads
     `pos`.)"""
     mask = np.empty((*state.alive.shape, len(scenario.actions)), dtype=np.int8)
     interactions = scenario.interaction_mask(state)
     present = scenario.present(state)
     kernels.action_mask(state.terrain, state.pos, present, state.pad, interactions, mask)
+    movers = scenario.can_move(state)
+    if movers is not None:  # agents the scenario holds still (signal_v0's speaker) keep noop only
+        mask[..., 1 : len(DELTAS)] &= movers[..., None]
     return mask
 
 

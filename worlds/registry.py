@@ -8,7 +8,16 @@ from worlds.batch import BatchEnv
 from worlds.config import check_keys
 from worlds.env import GridParallelEnv
 from worlds.scenario import Scenario
-from worlds.scenarios import flags_v0, forage_v0, harvest_v0, keys_v0, maze_v0, plates_v0, tag_v0
+from worlds.scenarios import (
+    flags_v0,
+    forage_v0,
+    harvest_v0,
+    keys_v0,
+    maze_v0,
+    plates_v0,
+    signal_v0,
+    tag_v0,
+)
 
 SCENARIOS: dict[str, ModuleType] = {
     "maze_v0": maze_v0,
@@ -18,6 +27,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "flags_v0": flags_v0,
     "harvest_v0": harvest_v0,
     "keys_v0": keys_v0,
+    "signal_v0": signal_v0,
 }
 _CLASSES: dict[str, type[Scenario]] = {
     "maze_v0": maze_v0.Maze,
@@ -27,6 +37,7 @@ _CLASSES: dict[str, type[Scenario]] = {
     "flags_v0": flags_v0.Flags,
     "harvest_v0": harvest_v0.Harvest,
     "keys_v0": keys_v0.Keys,
+    "signal_v0": signal_v0.Signal,
 }
 
 

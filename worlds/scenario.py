@@ -140,6 +140,11 @@ class Scenario:
         """Which interactions each agent may use now, bool[B, N, len(interactions)]."""
         return np.zeros((*state.alive.shape, len(self.interactions)), dtype=bool)
 
+    def can_move(self, state) -> np.ndarray | None:
+        """Which agents may move now, bool[B, N] (their moves are masked otherwise; noop and
+        interactions are not affected), or None for everyone the terrain lets through."""
+        return None
+
     def judge(self, state, actions: np.ndarray, events: dict) -> tuple[np.ndarray, np.ndarray]:
         """Rewards float32[B, N] and terminations bool[B, N] once the moves are done."""
         raise NotImplementedError

@@ -215,6 +215,7 @@ FAMILIES: dict[str, Family] = {
     "flags": from_scenario("flags_v0"),
     "harvest": from_scenario("harvest_v0"),
     "keys": from_scenario("keys_v0"),
+    "signal": from_scenario("signal_v0"),
 }
 
 # Short names of knobs in labels (other knobs show as `NAMEvalue`, strings as themselves).

@@ -3,6 +3,7 @@ whole map, every agent's position and goal) rather than their own view.
 
 * maze_v0: shortest paths to each agent's goal, with corridor etiquette between agents;
 * plates_v0: split the plates between the agents, wait on them until the gate opens, then go;
+* signal_v0: the speaker says the target's colour, listeners walk to the landmark named;
 * tag_v0: hunters chase the nearest runner and tag it; runners keep away from hunters, towards
   open space;
 * forage_v0: groups whose levels reach an item's level walk next to it and collect it together;
@@ -26,12 +27,14 @@ from agents.planners.keys import KeysPlanner
 from agents.planners.maze import MazePlanner
 from agents.planners.planner import PLAN_WORDS, Planner
 from agents.planners.plates import PlatesPlanner
+from agents.planners.signal import SignalPlanner
 from agents.planners.tag import TagPlanner
 from worlds.scenario import Scenario
 
 PLANNERS: dict[str, type[Planner]] = {
     "maze_v0": MazePlanner,
     "plates_v0": PlatesPlanner,
+    "signal_v0": SignalPlanner,
     "tag_v0": TagPlanner,
     "forage_v0": ForagePlanner,
     "flags_v0": FlagsPlanner,

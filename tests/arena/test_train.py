@@ -343,3 +343,18 @@ def test_a_run_with_a_scenarios_own_state_resumes_exactly(tmp_path):
     for key in whole:
         assert torch.equal(whole[key], again[key]), f"{key} differs after resume"
     assert log_lines(tmp_path / "killed") == log_lines(tmp_path / "whole")
+
+
+def test_shipped_signal_checkpoints_load_and_play():
+    """signal_v0's shipped PPO speaker and listener (trained by `arena train signal_v0
+    --independent`; they play near chance, see docs/scenarios/signal_v0.md) load and play an
+    evaluation through to its end."""
+    from arena.loop import Seat
+
+    sc = parse_scenario("signal_v0")
+    seats = []
+    for i in range(2):
+        learner = load_controller(SHIPPED / f"signal_v0_agent_{i}.safetensors", "cpu", scenario=sc)
+        seats.append(Seat(f"agent_{i}", np.array([i]), "ppo", learner, learner.num_actions))
+    result = evaluate(sc, seats, 8, 7)
+    assert 0.0 <= result["success"] <= 1.0

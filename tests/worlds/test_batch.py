@@ -17,6 +17,7 @@ CONFIG = {
     "flags_v0": {"size": 5, "max_cycles": 10},
     "harvest_v0": {"size": 7, "patches": 1, "max_cycles": 10, "num_agents": 3},
     "keys_v0": {"size": 5, "max_cycles": 12},
+    "signal_v0": {"size": 5, "max_cycles": 10, "noise": 0.3, "num_agents": 3},
 }
 
 
@@ -79,6 +80,7 @@ def check_shapes(batch, obs, rewards, terminated, truncated, infos, obs_type: st
 
 CASES = [(name, "dict") for name in sorted(worlds.SCENARIOS)]
 CASES += [("tag_v0", "text"), ("maze_v0", "view"), ("forage_v0", "text"), ("forage_v0", "view")]
+CASES += [("signal_v0", "text"), ("signal_v0", "view")]
 
 
 @pytest.mark.parametrize(("name", "obs_type"), CASES)

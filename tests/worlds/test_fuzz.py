@@ -3,7 +3,7 @@
 Hypothesis draws a scenario config within each field's declared limits (`worlds.config`), a
 generated layout or a random map, a seed and actions (legal or not), then plays the PettingZoo
 env and a one-world batch env side by side, checking after every step the rules every scenario
-keeps: no two agents in the game share a cell; none stands on an impassable cell
+keeps: no two agents on the board share a cell; none stands on an impassable cell
 (`worlds.cells.PASSABLE`: walls, closed gates); a mask never allows a move into one; an agent
 that left the game never comes back; rewards are finite; the batch env equals the single env;
 the text view says where the agent is; and `reset(seed)` reproduces the episode. A config or
@@ -38,8 +38,15 @@ from worlds.mapgen import LAYOUTS
 from worlds.registry import scenario_class
 from worlds.scenario import DELTAS
 
+# The default run is derandomized, so CI sees the same examples every time (a new failure shows
+# up as a change, not as luck); the long profile explores. Random maps hold only the classic
+# cells, so the Worlds II scenarios refuse most of them: filtering is expected.
 settings.register_profile(
-    "default", max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "default",
+    max_examples=8,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 settings.register_profile("long", max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
@@ -98,9 +105,11 @@ def check_world(scenario, state, was_alive: np.ndarray | None, mask: np.ndarray 
     under = state.terrain[world, pos[..., 0] + pad, pos[..., 1] + pad]
     assert not (alive & ~cells.PASSABLE[under]).any(), "an agent in the game on an impassable cell"
     height, width = state.shape
-    flat = np.where(alive, pos[..., 0] * width + pos[..., 1], -1 - np.arange(state.num_agents))
+    # agents off the board for a while (harvest_v0's frozen ones) keep a cell others may take
+    board = scenario.present(state)
+    flat = np.where(board, pos[..., 0] * width + pos[..., 1], -1 - np.arange(state.num_agents))
     ordered = np.sort(flat, axis=1)
-    assert not (ordered[:, 1:] == ordered[:, :-1]).any(), "two agents in the game share a cell"
+    assert not (ordered[:, 1:] == ordered[:, :-1]).any(), "two agents on the board share a cell"
     if was_alive is not None:
         assert not (alive & ~was_alive).any(), "an agent came back into the game"
     if mask is not None:

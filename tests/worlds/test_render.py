@@ -51,6 +51,7 @@ CASES = [
     ("harvest_v0", {}),
     ("keys_v0", {}),
     ("keys_v0", {"num_agents": 2, "handover": True}),
+    ("signal_v0", {"num_agents": 3}),
 ]
 SEEDS = (0, 1, 2)
 

@@ -42,13 +42,15 @@ def expected_view(scenario, state: State, i: int) -> np.ndarray:
 
 
 def expected_mask(scenario, state: State, i: int) -> list[int]:
-    """noop, then north, south, east, west where the terrain lets an agent on the board stand,
-    then the interactions (tag: hunters only; others as the scenario masks them)."""
+    """noop, then north, south, east, west where the terrain lets an agent on the board stand
+    (unless the scenario holds it still: signal_v0's speaker), then the interactions (tag:
+    hunters only; others as the scenario masks them)."""
     cells = np.pad(state.cells()[0], 1, constant_values=VOID)
     row, col = state.pos[0, i] + 1
     around = [cells[row - 1, col], cells[row + 1, col], cells[row, col + 1], cells[row, col - 1]]
-    present = bool(scenario.present(state)[0, i])
-    mask = [1] + [int(PASSABLE[cell] and present) for cell in around]
+    movers = scenario.can_move(state)
+    free = bool(scenario.present(state)[0, i]) and (movers is None or bool(movers[0, i]))
+    mask = [1] + [int(PASSABLE[cell] and free) for cell in around]
     if scenario.name == "tag_v0":
         mask.append(int(scenario.teams[i] == 0))  # tag: hunters only
     elif scenario.interactions:  # the scenario's own tests check its interactions' masks
