@@ -211,3 +211,23 @@ def test_pickup_bonus_pays_the_carriers_team_and_costs_the_rivals() -> None:
     np.testing.assert_allclose(rewards[0], [0.25, 0.25, -0.25, -0.25])
     with pytest.raises(ValueError, match="pickup_bonus"):
         worlds.make_scenario("flags_v0", pickup_bonus=float("nan"))
+
+
+def test_a_flag_lost_to_a_tag_gives_its_pickup_bonus_back() -> None:
+    # A 5 x 10 open field: the east flag stands on the east base at (2, 8).
+    env = worlds.make_batch("flags_v0", 1, seed=0, pickup_bonus=0.25, walls=0.0, size=5)
+    env.reset()
+    x, world = env.world.extra, env.world
+    assert tuple(x["flag"][0, 1]) == (2, 8)
+    world.pos[0] = [(2, 7), (1, 2), (3, 6), (1, 7)]  # west_0 beside the flag, east_1 above it
+    actions = np.zeros((1, 4), np.int64)
+    actions[0, 0] = 3  # west_0 steps east onto the flag: +0.25 for west
+    _, rewards, *_ = env.step(actions)
+    np.testing.assert_allclose(rewards[0], [0.25, 0.25, -0.25, -0.25])
+    world.pos[0, 3] = (1, 8)  # east_1 now beside the carrier, on its own half
+    env._observe()  # the masks of the moved world: east_1 may tag
+    actions = np.zeros((1, 4), np.int64)
+    actions[0, 3] = TAG
+    _, rewards, *_ = env.step(actions)
+    assert x["carrier"][0, 1] == -1 and tuple(x["flag"][0, 1]) == (2, 8)
+    np.testing.assert_allclose(rewards[0], [-0.25, -0.25, 0.25, 0.25])

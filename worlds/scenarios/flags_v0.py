@@ -30,7 +30,7 @@ Actions:
 Rewards:
     Zero-sum per capture: +1 to every agent of the capturing team, -1 to every rival. With
     `pickup_bonus` (default 0, a shaping for learners) picking up the rival flag pays that much
-    to the team and costs the rivals as much.
+    to the team and costs the rivals as much; a carrier tagged on the way home gives it back.
 
 Termination:
     Everyone terminates on the step a team reaches `score_limit` captures (default 2); all are
@@ -172,13 +172,14 @@ class Flags(Scenario):
 
     def interact(self, state, actions):
         tagged = np.zeros(state.alive.shape, dtype=bool)
+        dropped = np.zeros((state.alive.shape[0], 2), dtype=bool)
         x = state.extra
         # The engine moves by this very `actions` array: a tagged agent's move becomes a noop.
         flags_tag(
             state.pos, state.alive, actions, self._teams64, state.shape[1],
-            x["spawn"], x["base"], x["flag"], x["carrier"], tagged,
+            x["spawn"], x["base"], x["flag"], x["carrier"], tagged, dropped,
         )  # fmt: skip
-        return {"tagged": tagged}
+        return {"tagged": tagged, "dropped": dropped}
 
     def judge(self, state, actions, events):
         rewards = np.zeros(state.alive.shape, dtype=np.float64)
@@ -190,6 +191,9 @@ class Flags(Scenario):
             self.score_limit, float(self.pickup_bonus), rewards, terminated, captured,
         )  # fmt: skip
         events["captured"] = captured
+        if self.pickup_bonus:  # a flag lost to a tag takes its pickup bonus back: no farming
+            dropped = events["dropped"].astype(np.float64)
+            rewards += self.pickup_bonus * (dropped[:, self.teams] - dropped[:, 1 - self.teams])
         return rewards, terminated
 
     @cached_property
@@ -340,10 +344,11 @@ def tag_mask(pos, alive, teams, width, out):
 
 
 @njit(cache=True)
-def flags_tag(pos, alive, actions, teams, width, spawn, base, flag, carrier, tagged):
+def flags_tag(pos, alive, actions, teams, width, spawn, base, flag, carrier, tagged, dropped):
     """flags_v0, before moves: a live agent tagging on its own half catches every live rival
-    next to it on that half. A caught agent's flag goes home, its move is cancelled and it is
-    sent to its spawn, or the first free spawn of its team, or stays if none is free."""
+    next to it on that half. A caught agent's flag goes home (`dropped[b, k]`: team k's flag
+    went home so), its move is cancelled and it is sent to its spawn, or the first free spawn
+    of its team, or stays if none is free."""
     B, N = alive.shape
     for b in range(B):
         for i in range(N):
@@ -365,6 +370,7 @@ def flags_tag(pos, alive, actions, teams, width, spawn, base, flag, carrier, tag
             for k in range(2):
                 if carrier[b, k] == j:
                     carrier[b, k] = -1
+                    dropped[b, k] = True
                     flag[b, k, 0], flag[b, k, 1] = base[b, k, 0], base[b, k, 1]
             for s in range(N + 1):  # its own spawn first, then its team's in order
                 m = j if s == 0 else s - 1
