@@ -3,7 +3,15 @@
 from worlds.batch import BatchEnv
 from worlds.env import GridParallelEnv
 from worlds.maps import GridMap, MapError, load_map, parse_map
-from worlds.registry import SCENARIOS, make_batch, make_env, make_parallel, make_scenario
+from worlds.registry import (
+    SCENARIOS,
+    make_batch,
+    make_env,
+    make_gym,
+    make_parallel,
+    make_scenario,
+    make_vector,
+)
 from worlds.tasks import Task, tasks
 
 __all__ = [
@@ -16,8 +24,10 @@ __all__ = [
     "load_map",
     "make_batch",
     "make_env",
+    "make_gym",
     "make_parallel",
     "make_scenario",
+    "make_vector",
     "parse_map",
     "tasks",
 ]

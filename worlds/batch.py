@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from worlds import engine
+from worlds.forms import FORMS, encode
 from worlds.observe import text_views, views
 from worlds.scenario import Scenario
 from worlds.spaces import action_space, observation_space
@@ -58,7 +59,9 @@ class BatchEnv:
         `done` bool[B] (worlds whose episode ended and were reset), and for those worlds
         `episode_return` float32[D, N], `episode_length` int[D], `success` bool[D] and
         `final_obs` (their last observations, before the reset) and `final_state` (their
-        worlds before the reset, a `State` of D worlds), D = done.sum().
+        worlds before the reset, a `State` of D worlds), D = done.sum(). `action_mask`
+        int8[B, N, A] is the mask of the returned observations, in every obs_type (`mask()`
+        gives it after `reset`).
         """
         world = self.world
         active = world.alive.copy()
@@ -81,7 +84,12 @@ class BatchEnv:
             self._returns[idx] = 0
             self._ended[idx] = False
             _put(obs, idx, self._observe(fresh, idx))
+        infos["action_mask"] = self._mask  # of the observations returned (new episodes' first)
         return obs, rewards, terminated, truncated, infos
+
+    def mask(self) -> np.ndarray:
+        """The legal actions of the latest observations, int8[B, N, A]."""
+        return self._mask
 
     def _observe(self, world=None, idx=None):
         """Observations of `world` (default: all worlds); `idx` says which rows of the batch
@@ -95,6 +103,8 @@ class BatchEnv:
         seen = views(self.scenario, world)
         if self.obs_type == "view":
             return seen
+        if self.obs_type in FORMS:
+            return encode(self.scenario, self.obs_type, seen, self.scenario.extra_observations(world))
         if self.obs_type == "text":
             B, N = world.num_worlds, self.num_agents
             rows = (np.repeat(np.arange(B), N), np.tile(np.arange(N), B))

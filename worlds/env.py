@@ -6,10 +6,12 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from gymnasium.error import ResetNeeded
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.conversions import parallel_to_aec
 
 from worlds import engine
+from worlds.forms import FORMS, encode
 from worlds.observe import ascii_map, global_state, text_view, views
 from worlds.scenario import Scenario
 from worlds.spaces import action_space, observation_space, state_space
@@ -26,6 +28,7 @@ class GridParallelEnv(ParallelEnv):
         render_mode: str | None = None,
         obs_type: str = "dict",
         illegal: str = "noop",
+        keep_removed: bool = False,
     ):
         if render_mode is not None and render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode must be one of {RENDER_MODES} or None, got {render_mode!r}")
@@ -36,13 +39,15 @@ class GridParallelEnv(ParallelEnv):
         self.render_mode = render_mode
         self.obs_type = obs_type
         self.illegal = illegal
+        self.keep_removed = bool(keep_removed)
         self.possible_agents = list(scenario.agent_names)
         self.agents: list[str] = []
         self._index = {agent: i for i, agent in enumerate(self.possible_agents)}
         self._num_actions = len(scenario.actions)
-        obs_space, act_space = observation_space(scenario, obs_type), action_space(scenario)
-        self.observation_spaces = dict.fromkeys(self.possible_agents, obs_space)
-        self.action_spaces = dict.fromkeys(self.possible_agents, act_space)
+        # one observation space for all (sampling it is rare); an action space each, since
+        # libraries seed and sample them per agent and a shared one would reseed the others
+        self.observation_spaces = dict.fromkeys(self.possible_agents, observation_space(scenario, obs_type))
+        self.action_spaces = {agent: action_space(scenario) for agent in self.possible_agents}
         self.state_space = state_space(scenario, scenario.layout(np.random.default_rng(0)).terrain.shape)
         self._rng: np.random.Generator | None = None
         self.world = None  # the engine State, B = 1
@@ -59,19 +64,18 @@ class GridParallelEnv(ParallelEnv):
             self._rng = np.random.default_rng(seed)
         self.world = engine.reset(self.scenario, [self._rng])
         self.agents = self.possible_agents[:]
+        self._ending = dict.fromkeys(self.agents)  # keep_removed: how each agent left, once it has
         obs = self._observe(self.agents)
-        return obs, {agent: {} for agent in self.agents}
+        return obs, self._infos(self.agents)
 
     def step(self, actions: dict):
+        if self.world is None:
+            raise ResetNeeded("call reset() before step()")
+        if self.keep_removed:
+            return self._step_keeping_removed(actions)
         acting = self.agents
-        chosen = np.zeros((1, self.scenario.num_agents), dtype=np.int64)
-        row, index, num_actions = chosen[0], self._index, self._num_actions
-        for agent, action in actions.items():
-            if type(action) is not int or not 0 <= action < num_actions:  # plain ints: no checks
-                action = _as_int(agent, action, self.scenario.actions)
-            row[index[agent] if agent in index else self._agent_index(agent)] = action
-        chosen = engine.check_actions(self.scenario, self.world, chosen, self._mask, self.illegal)
-        rewards, terminated, truncated, _ = engine.step(self.scenario, self.world, chosen)
+        index = self._index
+        rewards, terminated, truncated = self._advance(actions)
         obs = self._observe(acting)
         rew, term, trunc = rewards[0].tolist(), terminated[0].tolist(), truncated[0].tolist()
         if len(acting) < len(rew):  # someone left the game: keep the rows of those still in it
@@ -85,12 +89,47 @@ class GridParallelEnv(ParallelEnv):
         )
         if self.render_mode == "human":
             self.render()
-        return obs, rew, term, trunc, {agent: {} for agent in acting}
+        return obs, rew, term, trunc, self._infos(acting)
+
+    def _advance(self, actions: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Check `actions` and step the world; rewards, terminations, truncations [1, N]."""
+        chosen = np.zeros((1, self.scenario.num_agents), dtype=np.int64)
+        row, index, num_actions = chosen[0], self._index, self._num_actions
+        for agent, action in actions.items():
+            if type(action) is not int or not 0 <= action < num_actions:  # plain ints: no checks
+                action = _as_int(agent, action, self.scenario.actions)
+            row[index[agent] if agent in index else self._agent_index(agent)] = action
+        chosen = engine.check_actions(self.scenario, self.world, chosen, self._mask, self.illegal)
+        rewards, terminated, truncated, _ = engine.step(self.scenario, self.world, chosen)
+        return rewards, terminated, truncated
+
+    def _step_keeping_removed(self, actions: dict):
+        """`step` with every agent kept until the episode ends for all: one that has left the
+        game observes with a noop-only mask and zero reward, and all end together."""
+        acting = self.agents
+        active = self.world.alive[0].copy()
+        rewards, terminated, truncated = self._advance(actions)
+        rew = np.where(active, rewards[0], 0.0).tolist()
+        for agent, te, tr in zip(acting, terminated[0].tolist(), truncated[0].tolist(), strict=True):
+            if self._ending[agent] is None and (te or tr):
+                self._ending[agent] = "terminated" if te else "truncated"
+        over = not self.world.alive[0].any()
+        term = {a: over and self._ending[a] == "terminated" for a in acting}
+        trunc = {a: over and self._ending[a] != "terminated" for a in acting}
+        obs = self._observe(acting)
+        infos = self._infos(acting)
+        self.agents = [] if over else acting
+        if self.render_mode == "human":
+            self.render()
+        return obs, dict(zip(acting, rew, strict=True)), term, trunc, infos
 
     def state(self) -> np.ndarray:
+        if self.world is None:
+            raise ResetNeeded("call reset() before state()")
         return global_state(self.scenario, self.world)[0]
 
-    def render(self):
+    def render(self, *_, **__):
+        """The frame of `render_mode` (extra arguments, which some libraries pass, are ignored)."""
         if self.render_mode is None or self.world is None:
             return None
         if self.render_mode == "ansi":
@@ -116,6 +155,19 @@ class GridParallelEnv(ParallelEnv):
             raise ValueError(f"unknown agent {agent!r}; agents: {', '.join(self.possible_agents)}")
         return self._index[agent]
 
+    def _infos(self, agents: list[str]) -> dict:
+        """Every agent's info: its action mask (for libraries that read it there, and for the
+        observation forms that have no room for it), and with `keep_removed` whether it is
+        still in the game."""
+        mask = self._mask[0]
+        if self.keep_removed:
+            alive = self.world.alive[0]
+            return {
+                a: {"action_mask": mask[self._index[a]], "active": bool(alive[self._index[a]])}
+                for a in agents
+            }
+        return {a: {"action_mask": mask[self._index[a]]} for a in agents}
+
     def _observe(self, agents: list[str]) -> dict:
         world, scenario = self.world, self.scenario
         self._mask = engine.action_mask(scenario, world)
@@ -128,6 +180,9 @@ class GridParallelEnv(ParallelEnv):
         if self.obs_type == "view":
             return {a: seen[i] for a, i in zip(agents, rows, strict=True)}
         extra = {key: value[0] for key, value in scenario.extra_observations(world).items()}
+        if self.obs_type in FORMS:
+            formed = encode(scenario, self.obs_type, seen, extra)
+            return {a: formed[i] for a, i in zip(agents, rows, strict=True)}
         if self.obs_type == "text":
             return {
                 a: {
@@ -162,8 +217,10 @@ def _as_int(agent: str, action, names: tuple[str, ...]) -> int:
 def scenario_module(scenario_cls: type[Scenario]):
     """The `env` (AEC) and `parallel_env` constructors a PettingZoo env module exposes."""
 
-    def parallel_env(render_mode=None, obs_type="dict", illegal="noop", **config) -> GridParallelEnv:
-        return GridParallelEnv(scenario_cls(**config), render_mode, obs_type, illegal)
+    def parallel_env(
+        render_mode=None, obs_type="dict", illegal="noop", keep_removed=False, **config
+    ) -> GridParallelEnv:
+        return GridParallelEnv(scenario_cls(**config), render_mode, obs_type, illegal, keep_removed)
 
     def env(**kwargs):
         return parallel_to_aec(parallel_env(**kwargs))

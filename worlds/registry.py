@@ -18,6 +18,7 @@ from worlds.scenarios import (
     signal_v0,
     tag_v0,
 )
+from worlds.vector import AgentVectorEnv, SingleAgentEnv
 
 SCENARIOS: dict[str, ModuleType] = {
     "maze_v0": maze_v0,
@@ -77,3 +78,20 @@ def make_batch(
 ) -> BatchEnv:
     """`num_worlds` worlds of one scenario stepped at once (see `worlds.batch`)."""
     return BatchEnv(make_scenario(name, **config), num_worlds, seed, obs_type, illegal)
+
+
+def make_gym(name: str, **kwargs) -> SingleAgentEnv:
+    """A one-agent scenario as a Gymnasium Env, with the same kwargs as `make_parallel`."""
+    return SingleAgentEnv(make_parallel(name, **kwargs))
+
+
+def make_vector(
+    name: str,
+    num_worlds: int,
+    seed: int | None = None,
+    obs_type: str = "dict",
+    illegal: str = "noop",
+    **config,
+) -> AgentVectorEnv:
+    """A Gymnasium VectorEnv whose rows are every agent of `num_worlds` worlds (see `worlds.vector`)."""
+    return AgentVectorEnv(make_batch(name, num_worlds, seed, obs_type, illegal, **config))

@@ -7,9 +7,10 @@ import string
 import numpy as np
 from gymnasium import spaces
 
+from worlds.forms import FORMS, form_space
 from worlds.scenario import Scenario
 
-OBS_TYPES = ("dict", "view", "text")
+OBS_TYPES = ("dict", "view", "text", *FORMS)
 TEXT_CHARSET = frozenset(string.printable)
 
 
@@ -28,6 +29,8 @@ def observation_space(scenario: Scenario, obs_type: str) -> spaces.Space:
         raise ValueError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}")
     if obs_type == "view":
         return view_space(scenario)
+    if obs_type in FORMS:
+        return form_space(scenario, obs_type)
     if obs_type == "text":
         text = spaces.Text(max_length=text_max_length(scenario), min_length=1, charset=TEXT_CHARSET)
         return spaces.Dict({"text": text, "action_mask": mask_space(scenario), **scenario.extra_spaces()})

@@ -19,7 +19,7 @@ from pettingzoo.test import (
 import worlds
 
 NAMES = sorted(worlds.SCENARIOS)
-OBS_TYPES = ("dict", "view", "text")
+OBS_TYPES = ("dict", "view", "text", "flat", "image")
 CYCLES = 60
 
 # PettingZoo warns about any observation that is not a bare array and any space that is not a
@@ -33,7 +33,7 @@ DICT_OBS_WARNINGS = {
 
 def obs_warnings(caught: list[warnings.WarningMessage], obs_type: str) -> list[str]:
     """The warnings about observations or action masks that should not be there."""
-    allowed = DICT_OBS_WARNINGS if obs_type != "view" else set()
+    allowed = DICT_OBS_WARNINGS if obs_type in ("dict", "text") else set()
     messages = [str(w.message) for w in caught]
     return [m for m in messages if ("Observation" in m or "Action mask" in m) and m not in allowed]
 
