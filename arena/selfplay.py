@@ -70,6 +70,26 @@ def self_play_seats(scenario: Scenario, seats: list[Seat], focal: list[str]) -> 
         raise ValueError(f"--self-play {','.join(focal)}: name teams of {scenario.name}: {', '.join(teams)}")
 
 
+def keep_or_save(learner, path: Path) -> Path:
+    """The learner's snapshot at `path`, or the file already there when it holds the same
+    weights and configuration (a resumed run taking again a snapshot its first life took): its
+    bytes vary with safetensors' header order, and the ladder knows the snapshot by its sha256."""
+    from agents.files import read_safetensors
+    from arena.train import save_controller
+
+    if not path.exists():
+        return save_controller(learner, path)
+    fresh = save_controller(learner, path.with_name(path.name + ".new"))
+    digests = [
+        {k: v for k, v in read_safetensors(f)[0].items() if k.endswith("sha256")} for f in (path, fresh)
+    ]
+    if digests[0] == digests[1]:
+        fresh.unlink()
+    else:
+        fresh.replace(path)
+    return path
+
+
 class SelfPlay:
     """The pools, the PFSP draws and the ladder of one self-play run (`TrainingLoop.self_play`)."""
 
@@ -119,14 +139,12 @@ class SelfPlay:
     # -- the pool ------------------------------------------------------------------------------
     def snapshot(self, step: int) -> list[Snapshot]:
         """Every pooled learner saved into the pool as `<seat>_<step>`, a new ladder player."""
-        from arena.train import save_controller
-
         new = []
         for seat in self.seats:
             if seat.name not in self.pool:
                 continue
             name = f"{seat.name}_{step}"
-            path = save_controller(seat.controller, self.out / "pool" / f"{name}.safetensors")
+            path = keep_or_save(seat.controller, self.out / "pool" / f"{name}.safetensors")
             snap = Snapshot(name, seat.name, step, str(path.resolve()))
             self._register(snap)
             self.pool[seat.name].append(snap)
@@ -264,6 +282,14 @@ class SelfPlay:
             "pool": {seat: [s.name for s in pool] for seat, pool in self.pool.items()},
             "ratings": rated,
         }
+
+    def words(self) -> str:
+        """The summary's ratings as lines for the terminal."""
+        lines = [f"self-play ladder {self.ladder.path} (mu - 3 sigma):"]
+        for name, r in self.summary()["ratings"].items():
+            numbers = f"{r['rating']:7.2f}  mu {r['mu']:6.2f}  sigma {r['sigma']:5.2f}"
+            lines.append(f"  {name:<24} {numbers}  {r['games']} games")
+        return "\n".join(lines)
 
     def close(self) -> None:
         self.ladder.close()

@@ -429,6 +429,8 @@ class Run:
         write_atomic(self.out / "summary.json", lambda tmp: Path(tmp).write_text(text))
         if not self.quiet:
             print(format_summary(summary))
+            if self.self_play is not None:
+                print(self.self_play.words())
             files = ["log.jsonl", "log.csv", CHECKPOINT]
             files += [f"{s.name}.safetensors" for s in self.seats if hasattr(s.controller, "save")]
             print(f"wrote {self.out}/: {', '.join([*files, curves.name, 'summary.json'])}")
