@@ -241,15 +241,23 @@ class TrainingLoop:
         self.state = self.env.world.copy()
         self.stats = EpisodeStats([s.name for s in seats])
         self.metrics: dict[str, dict[str, list[float]]] = {s.name: {} for s in seats}  # since last log
+        self.self_play = None  # an `arena.selfplay.SelfPlay`: past snapshots play in some worlds
 
     def step(self) -> dict:
         """Every seat acts, every world steps once, every learner learns; returns `infos`."""
         rows = self.rows()
         actions = self.act(rows)
+        if self.self_play is not None:
+            self.self_play.act(rows, actions)
         outcome = self.advance(actions)
         for seat, r in zip(self.seats, rows, strict=True):
             if seat.learns:
-                self.learned(seat, seat.controller.learn(self.transition(seat, r, actions, outcome)))
+                transition = self.transition(seat, r, actions, outcome)
+                if self.self_play is not None:
+                    self.self_play.own_rows(seat, transition)
+                self.learned(seat, seat.controller.learn(transition))
+        if self.self_play is not None:
+            self.self_play.ended(outcome)
         return outcome.infos
 
     def rows(self) -> list[Observations]:

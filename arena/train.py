@@ -80,10 +80,15 @@ class TrainConfig:
     eval_seed: int = 1_000_000  # evaluation worlds are seeded eval_seed + b, whatever --seed
     eval_greedy: bool = False  # evaluate the greedy policy (argmax) instead of sampling from it
     checkpoint_every: int | None = None  # env steps; None: 10 checkpoints a run
+    self_play: list[str] = field(default_factory=list)  # teams that also meet the other's snapshots
+    snapshot_every: int | None = None  # env steps between self-play snapshots; None: 10 a run
+    pool_share: float = 0.5  # the share of worlds where a snapshot plays the other team
+    pfsp_power: float = 2.0  # PFSP draws opponents with weight (1 - win rate)^power
+    db: str | None = None  # the self-play ladder; None: <out>/ladder.sqlite
 
     def __post_init__(self) -> None:
         ints = ("worlds", "steps", "seed", "eval_worlds", "eval_seed", "threads")
-        optional = ("log_every", "eval_every", "checkpoint_every")
+        optional = ("log_every", "eval_every", "checkpoint_every", "snapshot_every")
         for key in ints + optional:
             value = getattr(self, key)
             if (value is not None or key in ints) and (type(value) is not int):
@@ -101,6 +106,18 @@ class TrainConfig:
             raise ConfigError(f"scenario must be a string and teams a table, got {self.scenario!r}")
         if not isinstance(self.hyper, dict) or not isinstance(self.frozen, list):
             raise ConfigError(f"hyper must be a table and frozen a list, got {self.hyper!r}, {self.frozen!r}")
+        self._check_self_play()
+
+    def _check_self_play(self) -> None:
+        if not isinstance(self.self_play, list) or not all(isinstance(t, str) for t in self.self_play):
+            raise ConfigError(f"self_play must be a list of team names, got {self.self_play!r}")
+        share, power = self.pool_share, self.pfsp_power
+        if type(share) not in (int, float) or not 0 < share <= 1:
+            raise ConfigError(f"pool_share must be a number in (0, 1], got {share!r}")
+        if type(power) not in (int, float) or not 0 <= power <= 100:
+            raise ConfigError(f"pfsp_power must be a number in [0, 100], got {power!r}")
+        if self.db is not None and not isinstance(self.db, str):
+            raise ConfigError(f"db must be a file name, got {self.db!r}")
 
     def every(self, key: str) -> int:
         """The interval in env steps (0: never, but for the end of the run)."""
@@ -183,6 +200,8 @@ class Run:
         self.last_eval: dict | None = None
         if saved is None:
             self.out.mkdir(parents=True, exist_ok=True)
+        self.self_play = self._self_play()
+        if saved is None:
             text = json.dumps(asdict(config), indent=2) + "\n"
             write_atomic(self.out / "config.json", lambda tmp: Path(tmp).write_text(text))
             self.log = Logbook(self.out)
@@ -195,6 +214,21 @@ class Run:
                 reason = " ".join(str(err).split()) or type(err).__name__
                 raise BadFileError(f"{saved.path}: damaged run checkpoint ({reason})") from None
             self.log = Logbook(self.out, offset=saved.progress["log_offset"], step=self.step)
+
+    def _self_play(self):
+        """The run's `arena.selfplay.SelfPlay`, hooked into its loop; None without --self-play."""
+        config = self.config
+        if not config.self_play:
+            return None
+        from arena.selfplay import LADDER, SelfPlay
+
+        ladder = Path(config.db) if config.db else self.out / LADDER
+        self_play = SelfPlay(
+            self.scenario, self.seats, config.self_play, config.worlds, config.seed, self.out, ladder,
+            config.pool_share, config.pfsp_power, self.device,
+        )  # fmt: skip
+        self.loop.self_play = self_play
+        return self_play
 
     def _seat(self, k: int, name: str, agents: list[int], spec: str, saved) -> Seat:
         config = self.config
@@ -255,6 +289,8 @@ class Run:
             "pad": env.world.pad,
             "seats": seats,
         }
+        if self.self_play is not None:
+            progress["self_play"] = self.self_play.to_json()
         metadata = {
             "format": RUN_FORMAT,
             "version": RUN_VERSION,
@@ -313,6 +349,8 @@ class Run:
         self.step = progress["step"]
         self.elapsed = progress["elapsed"]
         self.last_eval = progress["last_eval"]
+        if self.self_play is not None:
+            self.self_play.restore(progress["self_play"], saved.path)
 
     # -- running -------------------------------------------------------------------------------
     def run(self, callback=None) -> dict:
@@ -325,12 +363,17 @@ class Run:
             with deterministic():
                 return self._run(callback)
         finally:
+            if self.self_play is not None:
+                self.self_play.close()
             self._lock.release()  # the run is over, finished or dead
 
     def _run(self, callback) -> dict:
         config = self.config
         log_every, eval_every = config.every("log_every"), config.every("eval_every")
         save_every = config.every("checkpoint_every")
+        snapshot_every = config.every("snapshot_every")
+        if self.self_play is not None and not self.self_play.snapshots():
+            self.self_play.snapshot(self.step)  # the pools start with the learners as they begin
         progress = Progress(config.steps, self.step, quiet=self.quiet)
         clock = time.perf_counter()
         base = self.elapsed
@@ -338,6 +381,8 @@ class Run:
             while self.step < config.steps:
                 before, self.step = self.step, self.step + config.worlds
                 self.loop.step()
+                if self.self_play is not None and due(before, self.step, snapshot_every):
+                    self.self_play.snapshot(self.step)
                 self.elapsed = base + time.perf_counter() - clock
                 if due(before, self.step, log_every) or self.step >= config.steps:
                     record = {"kind": "train", "step": self.step, "time": round(self.elapsed, 3)}
@@ -378,10 +423,14 @@ class Run:
         curves = plot_curves(records, self.out / "learning_curves.png", title=f"{self.config.scenario}")
         summary = summarize(self, records)
         summary["plots"] = [str(curves)]
+        if self.self_play is not None:
+            summary["self_play"] = self.self_play.summary()
         text = json.dumps(summary, indent=2) + "\n"
         write_atomic(self.out / "summary.json", lambda tmp: Path(tmp).write_text(text))
         if not self.quiet:
             print(format_summary(summary))
+            if self.self_play is not None:
+                print(self.self_play.words())
             files = ["log.jsonl", "log.csv", CHECKPOINT]
             files += [f"{s.name}.safetensors" for s in self.seats if hasattr(s.controller, "save")]
             print(f"wrote {self.out}/: {', '.join([*files, curves.name, 'summary.json'])}")
@@ -485,6 +534,11 @@ RUN_OPTIONS = (
     "eval_seed",
     "eval_greedy",
     "checkpoint_every",
+    "self_play",
+    "snapshot_every",
+    "pool_share",
+    "pfsp_power",
+    "db",
 )  # fixed once a run starts
 
 
@@ -536,6 +590,19 @@ def add_parser(sub) -> None:
         "--export", metavar="DIR", help="also write <scenario>_<seat>.safetensors into DIR at the end"
     )
     p.add_argument("--quiet", action="store_true", help="no progress line and no summary")
+    s = p.add_argument_group("self-play (two-team scenarios)")
+    s.add_argument(
+        "--self-play",
+        nargs="?",
+        const="all",
+        metavar="TEAMS",
+        help="each named team (comma-separated; default both) also meets past snapshots of the other "
+        "team's learner, drawn by PFSP, in --pool-share of the worlds; all rated in the --db ladder",
+    )
+    s.add_argument("--snapshot-every", type=int, help="env steps between snapshots (default steps/10)")
+    s.add_argument("--pool-share", type=float, help="share of worlds played against snapshots (default 0.5)")
+    s.add_argument("--pfsp-power", type=float, help="PFSP weight (1 - win rate)^POWER (default 2)")
+    s.add_argument("--db", help="the self-play ladder (default OUT/ladder.sqlite)")
     c = p.add_argument_group("continual learning")
     c.add_argument(
         "--curriculum",
@@ -599,6 +666,11 @@ def train_command(args) -> int:
             eval_seed=_given(args.eval_seed, defaults.eval_seed),
             eval_greedy=bool(args.eval_greedy),
             checkpoint_every=args.checkpoint_every,
+            self_play=self_play_teams(args),
+            snapshot_every=args.snapshot_every,
+            pool_share=_given(args.pool_share, defaults.pool_share),
+            pfsp_power=_given(args.pfsp_power, defaults.pfsp_power),
+            db=args.db,
         )
     out = args.out or f"runs/{config.scenario.split(':')[0]}"
     run = Run(config, out, resume=args.resume, quiet=args.quiet, overrides=overrides)
@@ -622,6 +694,15 @@ def train_command(args) -> int:
 
 def _given(value, default):
     return default if value is None else value
+
+
+def self_play_teams(args) -> list[str]:
+    """`--self-play` alone: every team of the scenario; `--self-play hunters`: those named."""
+    if args.self_play is None:
+        return []
+    if args.self_play == "all":
+        return list(parse_scenario(args.scenario or TrainConfig.scenario).team_names)
+    return [team for team in args.self_play.split(",") if team]
 
 
 def parse_teams(items: list[str]) -> dict[str, str]:
