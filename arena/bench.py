@@ -42,6 +42,8 @@ BATCH = [
     ("keys_v0", {}),
     ("keys_v0", {"num_agents": 2, "handover": True}),
     ("signal_v0", {"num_agents": 4}),
+    ("plates_v0", {"num_agents": 4}),
+    ("flags_v0", {}),
 ]
 
 

@@ -42,7 +42,6 @@ Version History:
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -285,31 +284,58 @@ def mirrored_field(size: int, walls: float, rng: np.random.Generator) -> np.ndar
     west = np.full((h, half), FLOOR, dtype=np.uint8)
     west[[0, -1], :] = WALL
     west[:, 0] = WALL
-    inner = [(r, c) for r in range(1, h - 1) for c in range(3, half)]  # columns 1-2: base and spawns
-    draws = rng.random(len(inner)).tolist()
-    for (r, c), u in zip(inner, draws, strict=True):
-        if u < walls:
-            west[r, c] = WALL
-            if not _connected(west):
-                west[r, c] = FLOOR
+    cells = np.array([(r, c) for r in range(1, h - 1) for c in range(3, half)], np.int64).reshape(-1, 2)
+    draws = rng.random(len(cells))  # columns 1-2 stay free: base and spawns
+    _place_walls(west, cells, draws, walls)
     return np.concatenate([west, west[:, ::-1]], axis=1)
 
 
-def _connected(grid: np.ndarray) -> bool:
-    """Whether the floor cells of a half form one region (the open east edge joins the mirror)."""
-    free = [(r, c) for r, c in zip(*np.nonzero(grid == FLOOR), strict=True)]
-    if not free:
+@njit(cache=True)
+def _place_walls(grid, cells, draws, share):
+    """Walls on the `cells` whose draw is below `share`, in order, each kept only if the floor
+    of the half stays one region (checked by a flood fill; the open east edge joins the
+    mirror). In place on `grid` uint8[H, W]."""
+    H, W = grid.shape
+    seen = np.zeros((H, W), np.bool_)
+    queue = np.empty(H * W, np.int64)
+    for k in range(len(cells)):
+        if draws[k] >= share:
+            continue
+        r, c = cells[k, 0], cells[k, 1]
+        grid[r, c] = WALL
+        if not _connected(grid, seen, queue):
+            grid[r, c] = FLOOR
+
+
+@njit(cache=True)
+def _connected(grid, seen, queue):
+    """Whether the FLOOR cells of `grid` form one region (4-neighbours); `seen` and `queue`
+    are scratch arrays of the grid's size."""
+    H, W = grid.shape
+    free = 0
+    start = -1
+    for r in range(H):
+        for c in range(W):
+            seen[r, c] = False
+            if grid[r, c] == FLOOR:
+                free += 1
+                if start < 0:
+                    start = r * W + c
+    if free == 0:
         return True
-    seen, queue = {free[0]}, deque([free[0]])
-    while queue:
-        r, c = queue.popleft()
+    head, tail = 0, 1
+    queue[0] = start
+    seen[start // W, start % W] = True
+    while head < tail:
+        r, c = queue[head] // W, queue[head] % W
+        head += 1
         for dr, dc in ((-1, 0), (1, 0), (0, 1), (0, -1)):
-            nxt = (r + dr, c + dc)
-            if 0 <= nxt[0] < grid.shape[0] and 0 <= nxt[1] < grid.shape[1] and nxt not in seen:
-                if grid[nxt] == FLOOR:
-                    seen.add(nxt)
-                    queue.append(nxt)
-    return len(seen) == len(free)
+            y, x = r + dr, c + dc
+            if 0 <= y < H and 0 <= x < W and not seen[y, x] and grid[y, x] == FLOOR:
+                seen[y, x] = True
+                queue[tail] = y * W + x
+                tail += 1
+    return tail == free
 
 
 @njit(cache=True)
