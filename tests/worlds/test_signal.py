@@ -15,6 +15,7 @@ import pytest
 
 import worlds
 from worlds import engine
+from worlds.cells import LANDMARK
 from worlds.kernels import time_bonus
 from worlds.maps import MapError
 from worlds.observe import ascii_map, views
@@ -255,3 +256,26 @@ def test_task_family_splits_are_disjoint_and_valid() -> None:
         assert values[0] == values[1], key
     with pytest.raises(ValueError, match="split"):
         task_family(rng, "val")
+
+
+def test_approach_bonus_pays_each_cell_towards_the_target() -> None:
+    env = worlds.make_batch("signal_v0", 1, seed=0, approach_bonus=0.1)
+    env.reset()
+    world, x = env.world, env.world.extra
+    target = np.argwhere(world.cells()[0] == LANDMARK + x["target"][0])[0]
+    before = np.abs(world.pos[0, 1] - target).sum()
+    mask = env._mask[0, 1]
+    moves = [m for m in range(1, 5) if mask[m]]
+    gains = {}
+    for m in moves:  # each legal move from the same start, on a copy of the world
+        trial = worlds.make_batch("signal_v0", 1, seed=0, approach_bonus=0.1)
+        trial.reset()
+        actions = np.zeros((1, trial.num_agents), np.int64)
+        actions[0, 1] = m
+        _, rewards, *_ = trial.step(actions)
+        after = np.abs(trial.world.pos[0, 1] - target).sum()
+        gains[m] = (rewards[0, 1], before - after)
+    for reward, gained in gains.values():
+        if reward < 0.5:  # not a win
+            assert reward == pytest.approx(0.1 * gained, abs=1e-6)
+    assert {g for _, g in gains.values()} & {1, -1}

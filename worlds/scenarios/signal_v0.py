@@ -38,7 +38,9 @@ Actions:
 
 Rewards:
     Team reward, the same for every agent: 1 - 0.9 * (steps taken / max_cycles) on the step
-    any moving agent stands on a landmark of the target colour; 0 otherwise.
+    any moving agent stands on a landmark of the target colour; 0 otherwise. With
+    `approach_bonus` (default 0, a shaping for learners) each walker also gets that much per cell
+    it gets nearer the nearest target landmark (minus as much per cell away).
 
 Termination:
     Every agent terminates when the target is reached (the success). Stepping on a landmark of
@@ -84,10 +86,17 @@ class Signal(Scenario):
     num_landmarks: int = 3
     vocab: int = 4
     noise: float = 0.0
+    approach_bonus: float = 0.0  # shaping for learners: per cell a walker gets nearer the target
     roles: str = "speaker"
 
     name = "signal_v0"
-    limits = {"size": (5, 15), "num_landmarks": (2, 4), "vocab": (2, 8), "noise": (0.0, 1.0)}
+    limits = {
+        "size": (5, 15),
+        "num_landmarks": (2, 4),
+        "vocab": (2, 8),
+        "noise": (0.0, 1.0),
+        "approach_bonus": (0.0, 1.0),
+    }
     num_cells = NUM_CELLS
     legend_cells = (WALL, FLOOR, *range(LANDMARK, LANDMARK + NUM_COLOURS))
 
@@ -274,7 +283,11 @@ class Signal(Scenario):
         x = state.extra
         actions = np.asarray(actions, dtype=np.int64)
         signal_speak(actions, state.alive, x["seed"], state.t, float(self.noise), self.vocab, x["message"])
-        return {}
+        if not self.approach_bonus:
+            return {}
+        before = np.empty(state.alive.shape, dtype=np.int64)
+        target_distance(state.terrain, state.pos, state.pad, x["target"], before)
+        return {"distance": before}
 
     def judge(self, state, actions, events):
         B, N = state.alive.shape
@@ -287,6 +300,11 @@ class Signal(Scenario):
             x["target"], x["lost"], x["clue"], rewards, terminated, won,
         )  # fmt: skip
         events["won"] = won
+        if self.approach_bonus:  # potential-based: cells gained towards the target landmark
+            after = np.empty(state.alive.shape, dtype=np.int64)
+            target_distance(state.terrain, state.pos, state.pad, x["target"], after)
+            walking = state.alive & self.moves & ~x["lost"][:, None]
+            rewards += self.approach_bonus * np.where(walking, events["distance"] - after, 0)
         return rewards, terminated
 
     def success(self, terminated):
@@ -430,6 +448,25 @@ def signal_judge(
             rewards[b, i] = team
             terminated[b, i] = hit
         won[b] = hit
+
+
+@njit(cache=True)
+def target_distance(terrain, pos, pad, target, out):
+    """Each agent's Manhattan distance to the nearest landmark of its world's target colour,
+    int64[B, N] into `out` (0 when the map has none)."""
+    B, N = pos.shape[0], pos.shape[1]
+    H, W = terrain.shape[1], terrain.shape[2]
+    for b in range(B):
+        code = LANDMARK + target[b]
+        for i in range(N):
+            best = -1
+            for y in range(H):
+                for x in range(W):
+                    if terrain[b, y, x] == code:
+                        d = abs(y - pad - pos[b, i, 0]) + abs(x - pad - pos[b, i, 1])
+                        if best < 0 or d < best:
+                            best = d
+            out[b, i] = max(best, 0)
 
 
 @njit(cache=True)
