@@ -100,7 +100,7 @@ def step(
     the step an agent leaves the game) and the scenario's event arrays.
     """
     acting = state.alive.copy()
-    actions = np.where(acting, actions, NOOP)
+    actions = np.where(acting, actions, NOOP)  # a fresh array: interact may cancel moves in it
     events = scenario.interact(state, actions)
     events["moved"] = moved = resolve_moves(scenario, state, actions)
     np.copyto(state.last_move, actions, where=moved, casting="unsafe")

@@ -133,7 +133,9 @@ class Scenario:
         raise NotImplementedError
 
     def interact(self, state, actions: np.ndarray) -> dict[str, np.ndarray]:
-        """Interactions that happen before anyone moves; returns event arrays."""
+        """Interactions that happen before anyone moves; returns event arrays. `actions` is the
+        engine's own int64 copy for this step, which the moves then read: setting an agent's
+        entry to NOOP here cancels its move (flags_v0's tagged agents)."""
         return {}
 
     def interaction_mask(self, state) -> np.ndarray:
