@@ -13,6 +13,7 @@ while it is read is seen whole, old or new.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from contextlib import contextmanager
@@ -160,34 +161,10 @@ def load_learner(path: str | Path, device: str | torch.device = "auto") -> Learn
     return learner
 
 
-def load_controller(
-    path: str | Path, device: str | torch.device = "auto", scenario: Scenario | None = None
-) -> Learner:
-    """A learner from a checkpoint, ready for a seat (its `act` acts, `thinking` shows its
-    values). With `scenario`, also check that it can play there: same view shape and no more
-    actions than it knows. Language-model learners (`lm_ppo`, `lm_q`) load through `agents.lm`."""
-    if _algo_of(path) in LM_ALGOS:
-        from agents.lm.learning import load_lm_learner
-
-        return load_lm_learner(path, device)
-    learner = load_learner(path, device)
-    if scenario is not None:
-        v = scenario.view_size
-        shape = (v, v, len(scenario.view_codes))
-        fits = shape == learner.obs_shape and tuple(scenario.view_codes) == tuple(learner.codes)
-        if not fits or len(scenario.actions) > learner.num_actions:
-            raise ValueError(
-                f"{path}: checkpoint was trained on {learner.config['scenario']['name']} with "
-                f"views {learner.obs_shape} and {learner.num_actions} actions; {scenario.name} has "
-                f"views {shape} and {len(scenario.actions)} actions"
-            )
-    return learner
-
-
-def _algo_of(path: str | Path) -> str | None:
-    """The algorithm a checkpoint names in its metadata, or None when that cannot be read (the
-    full reader then says what is wrong)."""
-    try:
-        return read_safetensors(path)[0].get("algo")
-    except (BadFileError, OSError):  # broken files are reported by read_checkpoint
-        return None
+def save_controller(controller, path: Path) -> Path:
+    """A learner's own checkpoint for seats (`--seat NAME=PATH`): weights and configuration,
+    without experience buffers where the learner can leave them out (the run's checkpoint
+    keeps everything)."""
+    if "buffers" in inspect.signature(controller.save).parameters:
+        return controller.save(path, buffers=False)
+    return controller.save(path)

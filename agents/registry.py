@@ -8,8 +8,14 @@ a scripted match never imports torch or transformers.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worlds.scenario import Scenario
+
+if TYPE_CHECKING:  # torch is imported only when a checkpoint is loaded
+    import torch
+
+    from agents.learner import Learner
 
 NAMES = ("random", "planner", "human", "lm")
 
@@ -34,10 +40,46 @@ def make_controller(spec: str, scenario: Scenario, seed: int | None = None, devi
 
         return make_lm_controller(option or "default", scenario, seed=seed, device=device)
     if Path(spec).exists():
-        from agents.checkpoint import load_controller
-
         return load_controller(spec, device=device)
     raise ValueError(
         f"unknown controller {spec!r}: use one of {', '.join(NAMES)} (or lm:MODEL), "
         "or the path of a checkpoint"
     )
+
+
+def load_controller(
+    path: str | Path, device: str | torch.device = "auto", scenario: Scenario | None = None
+) -> Learner:
+    """A learner from a checkpoint, ready for a seat (its `act` acts, `thinking` shows its
+    values). With `scenario`, also check that it can play there: same view shape and no more
+    actions than it knows. Language-model learners (`lm_ppo`, `lm_q`) load through `agents.lm`."""
+    from agents.checkpoint import LM_ALGOS, load_learner
+
+    if _algo_of(path) in LM_ALGOS:
+        from agents.lm.learning import load_lm_learner
+
+        return load_lm_learner(path, device)
+    learner = load_learner(path, device)
+    if scenario is not None:
+        v = scenario.view_size
+        shape = (v, v, len(scenario.view_codes))
+        fits = shape == learner.obs_shape and tuple(scenario.view_codes) == tuple(learner.codes)
+        if not fits or len(scenario.actions) > learner.num_actions:
+            raise ValueError(
+                f"{path}: checkpoint was trained on {learner.config['scenario']['name']} with "
+                f"views {learner.obs_shape} and {learner.num_actions} actions; {scenario.name} has "
+                f"views {shape} and {len(scenario.actions)} actions"
+            )
+    return learner
+
+
+def _algo_of(path: str | Path) -> str | None:
+    """The algorithm a checkpoint names in its metadata, or None when that cannot be read (the
+    full reader then says what is wrong)."""
+    from agents.files import read_safetensors
+    from worlds.errors import BadFileError
+
+    try:
+        return read_safetensors(path)[0].get("algo")
+    except (BadFileError, OSError):  # broken files are reported by read_checkpoint
+        return None

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import worlds
 from agents.random_agent import RandomAgent
-from arena import bench, replay, train_command, watch
+from arena import bench
 from arena.episode import play_episode, save_gif, save_png
 from arena.options import frame_stride, positive_int
+from arena.records import replay
+from arena.training import command as train_command
+from arena.viewer import watch
 from worlds.errors import ArenaError
 
 
@@ -23,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_parser(sub)
     replay.add_parser(sub)
     train_command.add_parser(sub)
-    __import__("arena.lm").lm.add_parser(sub)  # arena lm train|bench|finetune
+    __import__("arena.lm.commands").lm.commands.add_parser(sub)  # arena lm train|bench|finetune
     __import__("arena.league.cli").league.cli.add_parsers(sub)  # arena league, arena ladder
     args = parser.parse_args(argv)
     try:

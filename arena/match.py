@@ -3,7 +3,7 @@
 The viewer, headless `watch`, `play` and `replay` all drive a `Match`. Machine seats decide
 their next actions as soon as a state appears (`plan`), so the overlay shows what each agent is
 about to do; human seats are asked on the tick itself, once their key is in. Every step goes
-into an `EpisodeLog`, which `arena.record` saves as a record file.
+into an `EpisodeLog`, which `arena.records.record` saves as a record file.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import worlds
 from agents.base import Observations, thinking_of
 from agents.human import Human
-from arena.record import THINK_KINDS, EpisodeLog, save_record, scenario_config
+from arena.records.record import THINK_KINDS, EpisodeLog, save_record, scenario_config
 from arena.seats import Seating
 from worlds.render import render_rgb
 

@@ -25,7 +25,7 @@ import worlds
 from agents.base import Observations, Transition
 from agents.checkpoint import ALGOS, make_learner
 from agents.random_agent import RandomAgent
-from arena.loop import closing
+from arena.training.loop import closing
 
 
 class Loop:

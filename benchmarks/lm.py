@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from arena.lm import add_parser
+from arena.lm.commands import add_parser
 
 
 def main(argv: list[str] | None = None) -> int:

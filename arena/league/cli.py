@@ -54,7 +54,7 @@ def add_parsers(sub) -> None:
 
 def league_command(args) -> int:
     from arena.league.league import LeagueSpec, parse_players, run_league
-    from arena.loop import parse_pairs
+    from arena.training.loop import parse_pairs
 
     spec = LeagueSpec(
         scenario=args.scenario,

@@ -15,7 +15,7 @@ from pathlib import Path
 from agents.human import Human
 from arena.league import db, ratings, schedule
 from arena.league.play import num_entries, outcome_words, team_ranks
-from arena.record import scenario_config
+from arena.records.record import scenario_config
 
 
 class LadderRecorder:

@@ -156,7 +156,7 @@ def _play_rounds(spec, scenario, ladder: Ladder, players, controllers, progress)
 
 
 def db_config(scenario) -> dict:
-    from arena.record import scenario_config
+    from arena.records.record import scenario_config
 
     return scenario_config(scenario)
 

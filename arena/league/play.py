@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from arena.league.schedule import Game
-from arena.loop import Seat, seat_rows
-from arena.record import EpisodeLog, save_record, scenario_config, state_digest
+from arena.records.record import EpisodeLog, save_record, scenario_config, state_digest
+from arena.training.loop import Seat, seat_rows
 from worlds.batch import BatchEnv
 from worlds.scenario import Scenario
 
@@ -55,7 +55,7 @@ def make_player_controller(spec: str, scenario: Scenario, seed: int, device: str
     if spec.partition(":")[0] == "human":
         raise ValueError("a human plays in the viewer: `arena play SCENARIO --ladder FILE --name NAME`")
     if Path(spec).is_file():
-        from agents.checkpoint import load_controller
+        from agents.registry import load_controller
 
         return load_controller(spec, device=device, scenario=scenario)
     from agents.registry import make_controller

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from arena.plots import _pyplot, _save
+from arena.training.plots import _pyplot, _save
 
 
 def head_to_head_png(

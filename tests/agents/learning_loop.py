@@ -8,7 +8,7 @@ import numpy as np
 import worlds
 from agents.base import Observations, Transition
 from agents.random_agent import RandomAgent
-from arena.loop import closing
+from arena.training.loop import closing
 
 
 def train(learner, scenario, steps: int, num_worlds: int = 16, seed: int = 0, agents=None) -> list[dict]:

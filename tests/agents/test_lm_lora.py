@@ -11,12 +11,12 @@ import torch
 
 import worlds
 from agents.base import Observations
-from agents.checkpoint import load_controller
 from agents.lm.learning import load_lm_learner
 from agents.lm.lora import adapter_names, add_lora, attention_layers
 from agents.lm.model import build_model
 from agents.lm.ppo import LMPPO
-from arena.lm import drive
+from agents.registry import load_controller
+from arena.lm.commands import drive
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -11,13 +11,13 @@ import torch
 
 import worlds
 from agents.base import Observations
-from agents.checkpoint import load_controller
 from agents.lm.learning import load_lm_learner
 from agents.lm.model import build_model
 from agents.lm.ppo import LMPPO
 from agents.lm.scoring import Scorer
 from agents.planners import make_planner
-from arena.lm import drive, evaluated_seats, play
+from agents.registry import load_controller
+from arena.lm.commands import drive, evaluated_seats, play
 
 # A small maze with a turn: east, east, then south, south to the goal.
 ELL = "#####\n#0..#\n###.#\n###G#\n#####\n"

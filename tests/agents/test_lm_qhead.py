@@ -11,7 +11,7 @@ from agents.base import Observations
 from agents.lm.learning import load_lm_learner
 from agents.lm.model import build_model
 from agents.lm.qhead import LMQ
-from arena.lm import drive, play
+from arena.lm.commands import drive, play
 
 CORRIDOR = "#######\n#0...G#\n#######\n"
 

@@ -8,7 +8,7 @@ import pytest
 
 import worlds
 from agents.base import Observations
-from agents.checkpoint import load_controller
+from agents.registry import load_controller
 from worlds.maps import ASSETS_DIR
 
 SHIPPED = sorted((ASSETS_DIR / "checkpoints").glob("*.safetensors"))

@@ -11,9 +11,9 @@ from PIL import Image
 
 import worlds
 from agents.base import Observations
-from agents.checkpoint import load_controller
+from agents.registry import load_controller
 from arena.cli import main
-from arena.curriculum import (
+from arena.training.curriculum import (
     TASK_COUNT,
     Curriculum,
     JointObservations,

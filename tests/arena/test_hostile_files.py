@@ -18,16 +18,17 @@ import pytest
 import torch
 
 import worlds
-from agents.checkpoint import load_controller, make_learner
+from agents.checkpoint import make_learner
 from agents.files import read_safetensors, stale_temp_files
 from agents.learner import digest, metadata_digest
+from agents.registry import load_controller
 from arena.cli import main
 from arena.match import Match
-from arena.record import ReplayError, load_record, save_record
-from arena.replay import replay_match
-from arena.runfile import RunLock, write_run_file
+from arena.records.record import ReplayError, load_record, save_record
+from arena.records.replay import replay_match
 from arena.seats import Seating
-from arena.train import CHECKPOINT, Run, TrainConfig, load_run
+from arena.training.run import CHECKPOINT, Run, TrainConfig, load_run
+from arena.training.runfile import RunLock, write_run_file
 from worlds.errors import ArenaError, BadFileError, RunLockedError, SaveError
 
 MAZE = "maze_v0:size=5:max_cycles=20"
@@ -231,7 +232,7 @@ def test_resume_removes_temp_files_of_killed_writes(saved_run, tmp_path):
 KILLED_WRITER = """
 import os, signal, sys
 import safetensors.torch
-from arena.train import Run, TrainConfig
+from arena.training.run import Run, TrainConfig
 
 real = safetensors.torch.save_file
 saves = []

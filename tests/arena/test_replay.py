@@ -11,11 +11,11 @@ from PIL import Image
 
 import worlds
 from arena.cli import main
-from arena.hud import View, frame
 from arena.match import Match
-from arena.record import VERSION, ReplayError, load_record, save_record
-from arena.replay import ReplayMatch, episode_frames, replay_match, save_video
+from arena.records.record import VERSION, ReplayError, load_record, save_record
+from arena.records.replay import ReplayMatch, episode_frames, replay_match, save_video
 from arena.seats import Seating
+from arena.viewer.hud import View, frame
 
 
 def played(name="tag_v0", seats=("hunters=planner",), seed=3, config=None, steps=None) -> Match:

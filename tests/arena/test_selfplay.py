@@ -11,10 +11,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from agents.checkpoint import load_controller
+from agents.registry import load_controller
 from arena.cli import main
 from arena.league.pfsp import Payoff, pfsp_weights
-from arena.train import CHECKPOINT, Run, TrainConfig, load_run
+from arena.training.run import CHECKPOINT, Run, TrainConfig, load_run
 
 TAG = "tag_v0:size=7:max_cycles=20"
 PPO = {"rollout": 16, "epochs": 2, "minibatches": 2, "hidden": 32}

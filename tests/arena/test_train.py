@@ -15,12 +15,20 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from agents.checkpoint import load_controller
-from arena import logbook
+from agents.registry import load_controller
 from arena.cli import main
-from arena.logbook import records_csv
-from arena.loop import ALGOS, TrainingLoop, evaluate, make_seat, parse_scenario, seat_hyper, seat_plan
-from arena.train import CHECKPOINT, Run, TrainConfig, load_run
+from arena.training import logbook
+from arena.training.logbook import records_csv
+from arena.training.loop import (
+    ALGOS,
+    TrainingLoop,
+    evaluate,
+    make_seat,
+    parse_scenario,
+    seat_hyper,
+    seat_plan,
+)
+from arena.training.run import CHECKPOINT, Run, TrainConfig, load_run
 
 MAZE = "maze_v0:size=5:max_cycles=20"
 # Small and fast: updates happen within a few dozen steps.
@@ -312,7 +320,7 @@ SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "checkpoints"
     ],
 )
 def test_shipped_checkpoints_load_and_beat_random_play(scenario, seat, agents, others):
-    from arena.loop import Seat
+    from arena.training.loop import Seat
 
     sc = parse_scenario(scenario)
     learner = load_controller(SHIPPED / f"{scenario}_{seat}.safetensors", "cpu", scenario=sc)
@@ -351,7 +359,7 @@ def test_the_shipped_signal_listener_reads_the_speakers_words():
     speaker it is back to luck. Seeded evaluation, so the figures are fixed for these weights."""
     from agents.planners import make_planner
     from agents.random_agent import RandomAgent
-    from arena.loop import Seat
+    from arena.training.loop import Seat
 
     sc = parse_scenario("signal_v0")
     listener = load_controller(SHIPPED / "signal_v0_agents.safetensors", "cpu", scenario=sc)

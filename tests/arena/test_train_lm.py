@@ -12,11 +12,11 @@ import torch
 from safetensors.torch import load_file
 
 from agents.base import Observations
-from agents.checkpoint import load_controller
 from agents.lm.model import DEFAULT_DIR
+from agents.registry import load_controller
 from arena.cli import main
-from arena.loop import evaluate, make_seat, parse_scenario
-from arena.train import CHECKPOINT, Run, TrainConfig, load_run
+from arena.training.loop import evaluate, make_seat, parse_scenario
+from arena.training.run import CHECKPOINT, Run, TrainConfig, load_run
 from worlds.batch import BatchEnv
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -144,6 +144,6 @@ def test_killed_lm_run_resumed_ends_exactly_like_an_uninterrupted_one(tmp_path, 
 
 def test_the_lm_algorithm_list_matches_the_learners():
     from agents import checkpoint
-    from arena.loop import LM_ALGOS
+    from arena.training.loop import LM_ALGOS
 
     assert LM_ALGOS == checkpoint.LM_ALGOS

@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 import worlds
-from arena.hud import View, draw, hud_text, pygame
 from arena.match import Match
 from arena.seats import Seating
-from arena.viewer import Viewer, record_path
+from arena.viewer.hud import View, draw, hud_text, pygame
+from arena.viewer.window import Viewer, record_path
 from worlds.render import agent_colour
 
 NOOP, NORTH, SOUTH, EAST, WEST = range(5)
@@ -230,7 +230,7 @@ def test_a_played_episode_is_recorded_on_quit(viewer_of, tmp_path):
 
 def test_watch_in_a_window_plays_to_the_end_records_and_screenshots(monkeypatch, tmp_path, capsys):
     from arena.cli import main
-    from arena.record import load_record
+    from arena.records.record import load_record
 
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     record, shot = tmp_path / "w.npz", tmp_path / "w.png"
@@ -244,8 +244,8 @@ def test_watch_in_a_window_plays_to_the_end_records_and_screenshots(monkeypatch,
 
 
 def test_readme_screenshots_are_drawn_by_the_viewer(tmp_path):
-    from arena.screenshots import SIZE
-    from arena.screenshots import main as screenshots
+    from arena.viewer.screenshots import SIZE
+    from arena.viewer.screenshots import main as screenshots
 
     written = screenshots(["--out", str(tmp_path)])
     assert [p.name for p in written] == ["screenshot_tag_v0.png", "screenshot_plates_v0.png"]

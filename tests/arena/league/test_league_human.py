@@ -9,8 +9,8 @@ import sqlite3
 import pytest
 
 from arena.cli import main
-from arena.hud import pygame
 from arena.league import db, ratings
+from arena.viewer.hud import pygame
 
 PLAY = ["play", "tag_v0", "--seat", "hunters=human", "--seat", "runners=random", "--config", "size=7"]
 

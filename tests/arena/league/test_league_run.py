@@ -12,7 +12,7 @@ import pytest
 from arena.cli import main
 from arena.league import db, ratings
 from arena.league.league import LeagueSpec, run_league
-from arena.replay import replay_match
+from arena.records.replay import replay_match
 
 SMALL_TAG = {"size": 7, "max_cycles": 40}
 HUNTERS_CKPT = "assets/checkpoints/tag_v0_hunters.safetensors"

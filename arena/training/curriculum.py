@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 
 from agents.base import Observations, Transition
+from agents.checkpoint import save_controller
 from arena.episode import write_atomic
-from arena.logbook import Logbook, Progress, read_records
-from arena.loop import (
+from arena.training.logbook import Logbook, Progress, read_records
+from arena.training.loop import (
     ALGOS,
     LM_ALGOS,
     Seat,
@@ -50,7 +51,6 @@ from arena.loop import (
     parse_scenario,
     seat_seed,
 )
-from arena.train import save_controller
 from worlds.scenario import Scenario
 from worlds.tasks import SPLITS
 from worlds.tasks import tasks as task_generator
@@ -371,7 +371,7 @@ def run_curriculum(
     tasks: list[Task], methods: list[str], out: str | Path, quiet: bool = False, **kwargs
 ) -> dict:
     """Every method in turn (same seed), then `curriculum.json`, the heatmaps and a table."""
-    from arena.plots import plot_curves, plot_matrix, plot_stages
+    from arena.training.plots import plot_curves, plot_matrix, plot_stages
 
     out = Path(out)
     labels = [t.label for t in tasks]

@@ -1,6 +1,6 @@
 """The batch training loop: seats (a learner, a checkpoint that keeps learning, or a fixed
 controller) over B batch-mode worlds, the transitions each learner gets, recent-episode
-statistics, and evaluation on fixed seeds. `arena.train` (one run) and `arena.curriculum`
+statistics, and evaluation on fixed seeds. `arena.training.run` (one run) and `arena.training.curriculum`
 (a sequence of tasks) drive it.
 """
 
@@ -241,7 +241,7 @@ class TrainingLoop:
         self.state = self.env.world.copy()
         self.stats = EpisodeStats([s.name for s in seats])
         self.metrics: dict[str, dict[str, list[float]]] = {s.name: {} for s in seats}  # since last log
-        self.self_play = None  # an `arena.selfplay.SelfPlay`: past snapshots play in some worlds
+        self.self_play = None  # an `arena.training.selfplay.SelfPlay`: past snapshots play in some worlds
 
     def step(self) -> dict:
         """Every seat acts, every world steps once, every learner learns; returns `infos`."""

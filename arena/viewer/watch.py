@@ -111,7 +111,7 @@ def build_match(args, seats: list[str]):
 
 
 def watch_command(args) -> int:
-    from arena.viewer import display_available
+    from arena.viewer.window import display_available
 
     if args.headless or not display_available():
         if not args.headless:
@@ -121,7 +121,7 @@ def watch_command(args) -> int:
 
 
 def play_command(args) -> int:
-    from arena.viewer import display_available
+    from arena.viewer.window import display_available
 
     if not display_available():
         raise ValueError(
@@ -144,7 +144,7 @@ def play_command(args) -> int:
 
 
 def windowed(args, match, ladder=None) -> int:
-    from arena.viewer import Viewer
+    from arena.viewer.window import Viewer
 
     viewer = Viewer(
         match,
@@ -169,9 +169,9 @@ def windowed(args, match, ladder=None) -> int:
 def headless(args) -> int:
     """Plays `--episodes` episodes without a window; writes the video, records, screenshot."""
     from arena.episode import save_png
-    from arena.hud import View, frame
-    from arena.replay import episode_frames, save_video
-    from arena.viewer import record_path
+    from arena.records.replay import episode_frames, save_video
+    from arena.viewer.hud import View, frame
+    from arena.viewer.window import record_path
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be at least 1, got {args.episodes}")

@@ -1,12 +1,12 @@
 """The `arena train` command line: options, checks of what was given, and a thin layer over
-`arena.train.Run` (and `arena.curriculum` for `--curriculum`)."""
+`arena.training.run.Run` (and `arena.training.curriculum` for `--curriculum`)."""
 
 from __future__ import annotations
 
 import sys
 
-from arena.loop import ALGOS, LM_ALGOS, parse_pairs, parse_scenario
-from arena.train import Run, TrainConfig
+from arena.training.loop import ALGOS, LM_ALGOS, parse_pairs, parse_scenario
+from arena.training.run import Run, TrainConfig
 
 RUN_OPTIONS = (
     "team",
@@ -116,7 +116,7 @@ def add_parser(sub) -> None:
 
 def train_command(args) -> int:
     if args.curriculum:
-        from arena.curriculum import curriculum_command
+        from arena.training.curriculum import curriculum_command
 
         return curriculum_command(args)
     given = [name for name in RUN_OPTIONS if getattr(args, name) is not None]

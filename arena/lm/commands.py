@@ -8,7 +8,7 @@
 * `arena lm finetune`: PPO or Q-learning on the LM in one scenario, success before and after,
   the learner saved as a checkpoint.
 * `arena lm continual`: one LM learner through a sequence of tasks, with the success matrix and
-  the forgetting metrics of `arena.curriculum` (ACC, BWT, FWT, forgetting).
+  the forgetting metrics of `arena.training.curriculum` (ACC, BWT, FWT, forgetting).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.base import Observations, Transition
-from arena.loop import closing
+from arena.training.loop import closing
 from worlds.batch import BatchEnv
 from worlds.scenario import Scenario
 
@@ -309,7 +309,7 @@ def bench_command(args) -> int:
 
 def finetune_command(args) -> int:
     from agents.checkpoint import pick_device
-    from arena.loop import parse_pairs
+    from arena.training.loop import parse_pairs
     from worlds.registry import make_scenario
 
     _threads(args.threads)
@@ -348,8 +348,8 @@ def finetune_command(args) -> int:
 
 def continual_command(args) -> int:
     from agents.checkpoint import pick_device
-    from arena.curriculum import parse_curriculum, transfer_metrics
-    from arena.loop import parse_pairs
+    from arena.training.curriculum import parse_curriculum, transfer_metrics
+    from arena.training.loop import parse_pairs
 
     _threads(args.threads)
     tasks = parse_curriculum(args.tasks)

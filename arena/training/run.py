@@ -5,14 +5,13 @@ B batch-mode worlds of one scenario; every team (or agent) is a seat, driven by 
 that keeps learning (`--team hunters=runs/x/hunters.safetensors`) or a fixed controller
 (`--team runners=random`). Each step every seat acts on its rows
 (`Observations.of_batch`), the worlds step, and every learner gets its `Transition`. Around that
-loop: a progress line, logs (`arena.logbook`), evaluation on fixed seeds, checkpoints that hold
+loop: a progress line, logs (`arena.training.logbook`), evaluation on fixed seeds, checkpoints that hold
 the whole run (learners, worlds, random generators, log length) so that `--resume` continues a
 killed run exactly as if it had not stopped, and at the end a summary table and learning curves.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -20,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.checkpoint import save_controller
 from arena.episode import write_atomic
-from arena.logbook import Logbook, Progress, format_summary, read_records
-from arena.loop import (
+from arena.training.logbook import Logbook, Progress, format_summary, read_records
+from arena.training.loop import (
     ALGOS,
     Seat,
     TrainingLoop,
@@ -35,7 +35,7 @@ from arena.loop import (
     seat_plan,
     seat_seed,
 )
-from arena.runfile import (
+from arena.training.runfile import (
     CHECKPOINT,
     RUN_FORMAT,
     RUN_VERSION,
@@ -213,11 +213,11 @@ class Run:
             self.log = Logbook(self.out, offset=saved.progress["log_offset"], step=self.step)
 
     def _self_play(self):
-        """The run's `arena.selfplay.SelfPlay`, hooked into its loop; None without --self-play."""
+        """The run's `arena.training.selfplay.SelfPlay`, hooked into its loop; None without --self-play."""
         config = self.config
         if not config.self_play:
             return None
-        from arena.selfplay import LADDER, SelfPlay
+        from arena.training.selfplay import LADDER, SelfPlay
 
         ladder = Path(config.db) if config.db else self.out / LADDER
         self_play = SelfPlay(
@@ -412,7 +412,7 @@ class Run:
 
     def finish(self) -> dict:
         """Plots, the summary table (printed) and `summary.json`."""
-        from arena.plots import plot_curves
+        from arena.training.plots import plot_curves
 
         self.log.write_csv()
         records = read_records(self.log.jsonl)
@@ -444,15 +444,6 @@ class Run:
                     )
                 )
         return paths
-
-
-def save_controller(controller, path: Path) -> Path:
-    """A learner's own checkpoint for seats (`--seat NAME=PATH`): weights and configuration,
-    without experience buffers where the learner can leave them out (the run's checkpoint
-    keeps everything)."""
-    if "buffers" in inspect.signature(controller.save).parameters:
-        return controller.save(path, buffers=False)
-    return controller.save(path)
 
 
 def _env_arrays(env: BatchEnv) -> dict[str, np.ndarray]:

@@ -1,6 +1,6 @@
 """The README's screenshots, drawn by the viewer's own code on offscreen surfaces:
 
-    python -m arena.screenshots [--out docs]
+    python -m arena.viewer.screenshots [--out docs]
 
 * `screenshot_tag_v0.png`: a person has taken over hunter_0 (WASD) mid-episode against the
   planners, thoughts shown above the agents and hunter_1's in the panel;
@@ -16,9 +16,9 @@ import argparse
 from pathlib import Path
 
 from arena.episode import save_png
-from arena.hud import View, draw, pygame, to_array
 from arena.match import Match
 from arena.seats import Seating
+from arena.viewer.hud import View, draw, pygame, to_array
 from worlds.registry import make_scenario
 
 SIZE = (980, 700)

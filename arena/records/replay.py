@@ -19,7 +19,7 @@ from agents.base import Observations, Thinking
 from arena.episode import frame_ms, write_atomic
 from arena.match import THINK_KINDS, Match
 from arena.options import check_frames, positive_float, positive_int
-from arena.record import EpisodeLog, ReplayError, load_record
+from arena.records.record import EpisodeLog, ReplayError, load_record
 from arena.seats import Seat, Seating
 
 
@@ -103,7 +103,7 @@ def episode_frames(
     """Every state of the match's episode from where it stands to the end (or to step
     `until`), as frames: the whole viewer without its keys, or the board alone."""
     if hud:
-        from arena.hud import View, frame
+        from arena.viewer.hud import View, frame
 
         view = View(legend=False, overlay=overlay, replay=isinstance(match, ReplayMatch))
         draw = lambda m: frame(m, view, tile)  # noqa: E731
@@ -214,7 +214,7 @@ def export_command(args) -> int:
 
 
 def replay_command(args) -> int:
-    from arena.viewer import display_available
+    from arena.viewer.window import display_available
 
     match = replay_match(args.file)
     print(describe(match.record))
@@ -226,7 +226,7 @@ def replay_command(args) -> int:
         frames = episode_frames(match, tile=args.tile)
         print(f"replayed identically; wrote {save_video(frames, out, args.speed or match.record.fps)}")
         return 0
-    from arena.viewer import Viewer
+    from arena.viewer.window import Viewer
 
     Viewer(match, speed=args.speed or match.record.fps, overlay=args.overlay, replay=True).run()
     return 0

@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from arena import hud
 from arena.episode import save_png
-from arena.hud import View, pygame
 from arena.match import Match
+from arena.viewer import hud
+from arena.viewer.hud import View, pygame
 
 SPEEDS = (0.5, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 60)
 FPS = 30  # window redraws per second

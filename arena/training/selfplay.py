@@ -29,8 +29,8 @@ from arena.league import db, ratings
 from arena.league.league import Ladder
 from arena.league.pfsp import Payoff
 from arena.league.play import outcome_words, team_agents, team_ranks
-from arena.loop import Outcome, Seat
-from arena.record import scenario_config
+from arena.records.record import scenario_config
+from arena.training.loop import Outcome, Seat
 from worlds.errors import BadFileError
 from worlds.scenario import Scenario
 
@@ -74,8 +74,8 @@ def keep_or_save(learner, path: Path) -> Path:
     """The learner's snapshot at `path`, or the file already there when it holds the same
     weights and configuration (a resumed run taking again a snapshot its first life took): its
     bytes vary with safetensors' header order, and the ladder knows the snapshot by its sha256."""
+    from agents.checkpoint import save_controller
     from agents.files import read_safetensors
-    from arena.train import save_controller
 
     if not path.exists():
         return save_controller(learner, path)
@@ -173,7 +173,7 @@ class SelfPlay:
     def controller(self, name: str):
         """A snapshot's controller, loaded once; it samples from the self-play generator."""
         if name not in self._controllers:
-            from agents.checkpoint import load_controller
+            from agents.registry import load_controller
 
             snap = self.snapshots()[name]
             learner = load_controller(snap.path, device=self.device, scenario=self.scenario)

@@ -1,0 +1,1 @@
+"""`arena lm`: the language-model commands (train, bench, finetune, continual)."""

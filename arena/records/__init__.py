@@ -1,0 +1,1 @@
+"""Episode records: the file format (record.py) and `arena replay` (replay.py)."""
