@@ -9,17 +9,34 @@ import warnings
 from pathlib import Path
 
 import worlds
-from arena import bench
 from arena.episode import save_gif, save_png
 from arena.options import add_threads_option, frame_stride, positive_int, seed_int, set_threads
-from arena.records import replay
-from arena.training import command as train_command
 from arena.training.loop import counted
-from arena.viewer import watch
 from worlds.errors import ArenaError
 
+# the extra that installs each optional module (`import worlds` needs none of them)
+EXTRAS = {
+    "torch": "arena",
+    "transformers": "arena",
+    "safetensors": "arena",
+    "pygame": "arena",
+    "matplotlib": "arena",
+    "openskill": "arena",
+    "ray": "ray",
+    "imageio_ffmpeg": "video",
+    "peft": "lora",
+    "openai": "served",
+}
 
-def main(argv: list[str] | None = None) -> int:
+
+def build_parser() -> argparse.ArgumentParser:
+    from arena import bench
+    from arena.league import cli as league_cli
+    from arena.lm import commands as lm_commands
+    from arena.records import replay
+    from arena.training import command as train_command
+    from arena.viewer import watch
+
     parser = argparse.ArgumentParser(prog="arena", description="Grid Arena: worlds, agents and the arena.")
     sub = parser.add_subparsers(dest="command", required=True)
     add_run_parser(sub)
@@ -28,14 +45,81 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_parser(sub)
     replay.add_parser(sub)
     train_command.add_parser(sub)
-    __import__("arena.lm.commands").lm.commands.add_parser(sub)  # arena lm train|bench|finetune
-    __import__("arena.league.cli").league.cli.add_parsers(sub)  # arena league, arena ladder
+    lm_commands.add_parser(sub)  # arena lm train|bench|finetune|continual
+    league_cli.add_parsers(sub)  # arena league, arena ladder
+    add_examples(parser)
+    return parser
+
+
+# examples at the end of each command's --help (and of docs/cli.md)
+EXAMPLES = {
+    "arena run": ["arena run", "arena run tag_v0 --episodes 5", "arena run flags_v0 --seat east=random"],
+    "arena scenarios": ["arena scenarios"],
+    "arena bench": ["arena bench --seconds 1 --no-peers", "arena bench --quick"],
+    "arena watch": [
+        "arena watch tag_v0",
+        "arena watch maze_v0 --seat agents=assets/checkpoints/maze_v0_agents.safetensors",
+        "arena watch tag_v0 --headless --episodes 3 --out out/tag.mp4",
+        "arena watch signal_v0 --seat agent_1=lm --overlay --threads 1",
+    ],
+    "arena play": [
+        "arena play tag_v0 --seat hunter_0=human",
+        "arena play plates_v0 --seat agent_0=human:wasd --seat agent_1=human:arrows --turn-based",
+        "arena play tag_v0 --seat runners=human --ladder out/ladder.sqlite --name me",
+    ],
+    "arena replay": ["arena replay out/records/episode_0.json --speed 2", "arena replay FILE --headless"],
+    "arena export": ["arena export out/records/episode_0.json --out episode.gif --overlay"],
+    "arena train": [
+        "arena train maze_v0 --steps 300000",
+        "arena train tag_v0 --seat hunters=ppo --seat runners=dqn --hp hunters.lr=0.001",
+        "arena train maze_v0 --config size=7 --seat agents=tabular_q --steps 50000",
+        "arena train --out runs/maze_v0 --resume",
+        "arena train --curriculum tasks:maze:train:8 --steps-per-task 20000",
+    ],
+    "arena lm train": ["arena lm train --seed 0 --threads 1"],
+    "arena lm bench": ["arena lm bench --seconds 2 --no-success --threads 1"],
+    "arena lm finetune": [
+        "arena lm finetune plates_v0 --config num_agents=1 size=5 --steps 20480"
+    ],
+    "arena lm continual": ["arena lm continual --threads 1 --hp continual=ewc ewc_lambda=100"],
+    "arena league": ["arena league tag_v0 --player a=planner --player b=random --games 20"],
+    "arena ladder": ["arena ladder --db runs/league.sqlite", "arena ladder --json"],
+}
+
+
+def add_examples(parser: argparse.ArgumentParser) -> None:
+    from arena.cli_reference import commands
+
+    for name, command in commands(parser):
+        if name in EXAMPLES and not command.epilog:
+            command.epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+            command.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def missing(err: ModuleNotFoundError) -> str:
+    """What to install for a module that is not there."""
+    root = (err.name or "").split(".")[0]
+    extra = EXTRAS.get(root)
+    if extra is None:
+        raise err  # not an optional dependency: a real bug, keep its traceback
+    return f"needs {root}, from an extra: pip install 'grid-arena[{extra}]'"
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+    except ModuleNotFoundError as err:
+        print(f"arena: {missing(err)} (`import worlds` alone needs none)", file=sys.stderr)
+        return 2
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         refuse_unknown(command_parser(parser, args), unknown)
     warnings.formatwarning = lambda message, *rest, **kw: f"arena {args.command}: warning: {message}\n"
     try:
         return args.func(args) or 0
+    except ModuleNotFoundError as err:
+        print(f"arena {args.command}: {missing(err)}", file=sys.stderr)
+        return 2
     except (ArenaError, ValueError, OSError) as err:  # OSError: a missing file, a full disk
         print(f"arena {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
@@ -75,9 +159,6 @@ def add_run_parser(sub) -> None:
         help="play headless episodes with the shipped trained agents; print results, write a GIF and a PNG",
         description="Headless episodes: every team is played by its shipped checkpoint "
         "(assets/checkpoints), or by the planner where none ships; --seat overrides.",
-        epilog="examples:\n  arena run\n  arena run tag_v0 --episodes 5\n"
-        "  arena run flags_v0 --seat east=random --config size=8",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     run.add_argument("scenario", nargs="?", default="maze_v0", help="scenario name (default maze_v0)")
     run.add_argument("--seat", action="append", default=[], metavar="NAME=CONTROLLER", help=SEAT_HELP)

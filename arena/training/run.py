@@ -385,7 +385,7 @@ class Run:
                     record = {"kind": "train", "step": self.step, "time": round(self.elapsed, 3)}
                     record |= self.loop.stats.summary() | self.loop.take_metrics()
                     self.log.write(record)
-                    progress.show(self.step, record, self.elapsed - base)
+                    progress.show(self.step, record, self.elapsed - base, self.last_eval)
                 if due(before, self.step, eval_every) or self.step >= config.steps:
                     self.evaluate()
                 if due(before, self.step, save_every) or self.step >= config.steps:
@@ -502,6 +502,7 @@ def summarize(run: Run, records: list[dict]) -> dict:
         "steps_per_s": round(run.step / max(run.elapsed, 1e-9), 1),
         "train_success": last.get("success"),
         "eval_success": final.get("success"),
+        "eval_success_se": final.get("success_se"),
         "best_eval_success": max((r["success"] for r in evals), default=None),
         "episodes": last.get("episodes"),
         "seats": seats,

@@ -166,7 +166,7 @@ def test_seats_teams_agents_and_independent_learners():
         "hunter_0", "hunter_1", "runner_0", "runner_1",
     ]  # fmt: skip
     assert seat_plan(tag, {"runners": "a2c"}, independent=True)[2][2] == "a2c"
-    with pytest.raises(ValueError, match="tag_v0 has teams hunters, runners"):
+    with pytest.raises(ValueError, match="tag_v0 has no seat .*teams hunters, runners"):
         seat_plan(tag, {"hunter": "ppo"})
     assert seat_hyper({"lr": 0.1, "hunters.lr": 0.2, "runners.gamma": 0.5}, "hunters") == {"lr": 0.2}
 
@@ -221,7 +221,11 @@ def test_evaluation_uses_fixed_seeds_and_leaves_training_generators_alone(spec):
     assert evaluate(scenario, [seat], num_worlds=6, seed=11) == first
     assert evaluate(scenario, [seat], num_worlds=6, seed=12) != first  # other worlds, other draws
     assert seat.controller.rng.bit_generator.state == state
-    assert set(first) == {"success", "length", "agents/return"}
+    assert set(first) == {"success", "length", "agents/return", "episodes"} | {
+        "success_se",
+        "length_se",
+        "agents/return_se",
+    }  # means with their standard errors over the 6 worlds
     greedy = evaluate(scenario, [seat], num_worlds=6, seed=11, explore=False)
     assert 0 <= greedy["success"] <= 1
 
