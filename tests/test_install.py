@@ -6,12 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BLOCK = """
+HEAVY = {"torch", "transformers", "pygame", "matplotlib", "openskill", "safetensors"}
+BLOCK = f"""
 import sys
 class Block:
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {"torch", "transformers", "pygame", "matplotlib", "openskill", "safetensors"}:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        if name.split(".")[0] in {HEAVY!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 sys.meta_path.insert(0, Block())
 """
 
