@@ -1,8 +1,9 @@
 """Controllers by name, for seats given on the command line (`--seat hunter_0=planner`).
 
-A spec is a name (`random`, `planner`, `human`, `lm`, `lm:smollm2`) or the path of a saved
-checkpoint (any learner). Modules are imported only when their controller is asked for, so
-a scripted match never imports torch or transformers.
+A spec is a name (`random`, `planner`, `human`, `lm`), `lm:SOURCE#OPTIONS` (as `agents.lm.spec`
+reads it: `lm:smollm2`, a model folder, a served model's address; scoring or generating) or the
+path of a saved checkpoint (any learner). Modules are imported only when their controller is
+asked for, so a scripted match never imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -36,13 +37,13 @@ def make_controller(spec: str, scenario: Scenario, seed: int | None = None, devi
 
         return Human(keys=option or None)
     if name == "lm":
-        from agents.lm.policy import make_lm_controller
+        from agents.lm.spec import make_lm_seat
 
-        return make_lm_controller(option or "default", scenario, seed=seed, device=device)
+        return make_lm_seat(option, scenario, seed=seed, device=device)
     if Path(spec).exists():
         return load_controller(spec, device=device)
     raise ValueError(
-        f"unknown controller {spec!r}: use one of {', '.join(NAMES)} (or lm:MODEL), "
+        f"unknown controller {spec!r}: use one of {', '.join(NAMES)} (or lm:MODEL[#OPTIONS]), "
         "or the path of a checkpoint"
     )
 

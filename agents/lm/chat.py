@@ -68,17 +68,13 @@ def rules(scenario_module: str) -> str:
             current = heading.group(1)
             sections[current] = []
         elif current is not None and line.strip():
-            sections[current].append(line.strip())
-    return "\n".join(
-        f"{name}: {' '.join(sections[name])}" for name in RULE_SECTIONS if sections.get(name)
-    )
+            sections[current].append(line.strip().replace("`", ""))  # code quotes mean nothing here
+    return "\n".join(f"{name}: {' '.join(sections[name])}" for name in RULE_SECTIONS if sections.get(name))
 
 
 def system_text(scenario: Scenario, generate: bool, think: bool = True) -> str:
     """The system turn: the game, its rules, the actions and how to answer."""
-    moves = ", ".join(
-        f"{a} ({MOVE_WORDS[a]})" if a in MOVE_WORDS else a for a in scenario.actions
-    )
+    moves = ", ".join(f"{a} ({MOVE_WORDS[a]})" if a in MOVE_WORDS else a for a in scenario.actions)
     if generate and think:
         answer = (
             "Think step by step, briefly, about what you see and where to go; then end with a final "

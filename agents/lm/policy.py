@@ -19,7 +19,7 @@ from agents.base import Observations, Thinking, masked_probs
 from agents.checkpoint import pick_device
 from agents.lm.chat import ANSWER_CUE, Renderer
 from agents.lm.model import load_model
-from agents.lm.prompt import Prompt, build_prompt
+from agents.lm.prompt import Prompt
 from agents.lm.prompting import PromptedSeat, use_chat
 from agents.lm.scoring import Scorer
 from worlds.scenario import Scenario
@@ -56,8 +56,7 @@ class LMController(PromptedSeat):
         """Every row's prompt; starts a fresh memory for rows at step 0 of an episode."""
         if self.renderer is not None:
             return [self.renderer.prompt(t) for t in self.turns(obs, generate=False)]
-        texts, extras = obs.texts(), self.extras(obs)
-        return [build_prompt(t, h, e) for t, h, e in zip(texts, self.histories(obs), extras, strict=True)]
+        return self.plain_prompts(obs)
 
     @torch.no_grad()
     def probs(self, obs: Observations) -> tuple[np.ndarray, np.ndarray]:
@@ -74,12 +73,16 @@ class LMController(PromptedSeat):
         return actions
 
     def choose(self, probs: np.ndarray, greedy: bool) -> np.ndarray:
-        """Argmax or a sample per row; an action of probability 0 is never drawn."""
-        if greedy:
-            return probs.argmax(-1).astype(np.int64)
-        cum = np.cumsum(probs.astype(np.float64), -1)
-        u = self.rng.random(len(probs)) * cum[:, -1]
-        return (cum > u[:, None]).argmax(-1).astype(np.int64)
+        return choose(probs, greedy, self.rng)
+
+
+def choose(probs: np.ndarray, greedy: bool, rng: np.random.Generator) -> np.ndarray:
+    """Argmax or a sample per row; an action of probability 0 is never drawn."""
+    if greedy:
+        return probs.argmax(-1).astype(np.int64)
+    cum = np.cumsum(probs.astype(np.float64), -1)
+    u = rng.random(len(probs)) * cum[:, -1]
+    return (cum > u[:, None]).argmax(-1).astype(np.int64)
 
 
 def make_lm_controller(

@@ -18,7 +18,7 @@ import numpy as np
 
 from agents.base import Observations, Thinking
 from agents.lm.chat import Turns, has_chat_template, turns
-from agents.lm.prompt import HISTORY_LENGTH
+from agents.lm.prompt import HISTORY_LENGTH, Prompt, build_prompt
 from worlds.errors import ConfigError
 from worlds.scenario import Scenario
 
@@ -73,6 +73,11 @@ class PromptedSeat:
             turns(obs.scenario, t, h, e, generate, think)
             for t, h, e in zip(obs.texts(), self.histories(obs), self.extras(obs), strict=True)
         ]
+
+    def plain_prompts(self, obs: Observations) -> list[Prompt]:
+        """Each row's plain prompt (`agents.lm.prompt`), ending with the cue `Action:`."""
+        texts, histories, extras = obs.texts(), self.histories(obs), self.extras(obs)
+        return [build_prompt(t, h, e) for t, h, e in zip(texts, histories, extras, strict=True)]
 
     def remember(self, obs: Observations, actions: np.ndarray) -> None:
         if obs.history is not None:
