@@ -24,6 +24,8 @@ NAMES = ("random", "planner", "human", "lm")
 def make_controller(spec: str, scenario: Scenario, seed: int | None = None, device: str = "auto"):
     """The controller a seat spec names; a clear error lists the known names otherwise."""
     name, _, option = spec.partition(":")
+    if name.startswith("lm#"):  # the shipped model with options: lm#generate
+        name, option = "lm", spec[len("lm") :]
     if name == "random":
         from agents.random_agent import RandomAgent
 
