@@ -118,7 +118,9 @@ def answer_thinking(
     values = np.where(legal, 0.0, np.nan).astype(np.float32)
     values[np.arange(len(actions)), actions] = 1.0
     read = [
-        a.status if a.action is not None else f"{a.status} ({a.said or 'no action'}): random legal action"
+        f"{a.status}: {a.said}"
+        if a.action is not None
+        else f"{a.status} ({a.said or 'no action'}): random legal action"
         for a in answers
     ]
     shown = [s.strip() if len(s.strip()) <= SHOWN_CHARS else "..." + s.strip()[-SHOWN_CHARS:] for s in said]

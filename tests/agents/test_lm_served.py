@@ -107,7 +107,7 @@ def test_generation_over_http_reads_answers_and_is_recorded(server, tmp_path):
     assert seat.mode == "generate" and not seat.chat
     actions = seat.act(obs)
     read = seat.thinking().extras["read"]
-    bare = [k for k, r in enumerate(read) if r == "bare"]
+    bare = [k for k, r in enumerate(read) if r.startswith("bare: ")]
     assert len(bare) >= len(obs) - 2 and seat.stats["decisions"] == len(obs)
     best = make_controller("lm#greedy", scenario, seed=0).act(obs)
     np.testing.assert_array_equal(actions[bare], best[bare])
