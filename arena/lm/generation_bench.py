@@ -19,8 +19,8 @@ def generation_speed(
     from agents.lm.generation import LMGenerator
 
     print(f"\ndecisions/s, {scenario.name} (1 agent), answers of at most {max_tokens} tokens, sampled")
-    print(f"{'batch':>6} | {'decisions/s':>11} | {'ms/call':>8} | {'in generate':>11} | {'prompt':>6} | "
-          "tokens/answer | fallbacks")  # fmt: skip
+    print(f"{'batch':>6} | {'decisions/s':>11} | {'ms/call':>8} | {'cpu ms/call':>11} | "
+          f"{'in generate':>11} | {'prompt':>6} | tokens/answer | fallbacks")  # fmt: skip
     rows = []
     for B in batches:
         seat = LMGenerator(lm, tokenizer, scenario, seed=seed, max_tokens=max_tokens, model_name=name)
@@ -40,24 +40,26 @@ def generation_speed(
         obs = Observations.of_batch(scenario, env.world, raw, [0])
         prompt = float(np.mean([len(ids) for ids in seat.token_ids(obs)]))
         env.step(seat.act(obs).reshape(B, 1))  # warm-up
-        calls, spent = 0, 0.0
+        calls, spent, cpu = 0, 0.0, 0.0
         spent_generating[0], generated[0] = 0.0, 0
         start = dict(seat.stats)
         while spent < seconds or calls < 2:
             obs = Observations.of_batch(scenario, env.world, raw, [0])
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             actions = seat.act(obs)
-            spent += time.perf_counter() - t
+            spent, cpu = spent + time.perf_counter() - t, cpu + time.process_time() - c
             calls += 1
             raw, *_ = env.step(actions.reshape(B, 1))
         fallbacks = seat.stats["fallbacks"] - start["fallbacks"]
         decisions = B * calls
         row = {"batch": B, "decisions_per_s": decisions / spent, "ms_per_call": 1000 * spent / calls,
+               "cpu_ms_per_call": 1000 * cpu / calls,
                "generate_share": spent_generating[0] / spent, "prompt_tokens": prompt,
                "tokens_per_answer": generated[0] / decisions,
                "fallback_share": fallbacks / decisions}  # fmt: skip
         rows.append(row)
         print(f"{B:>6} | {row['decisions_per_s']:>11,.1f} | {row['ms_per_call']:>8.1f} | "
+              f"{row['cpu_ms_per_call']:>11.1f} | "
               f"{row['generate_share']:>10.0%} | {prompt:>6.0f} | {row['tokens_per_answer']:>13.1f} | "
               f"{row['fallback_share']:.0%}", flush=True)  # fmt: skip
     return rows
