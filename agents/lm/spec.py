@@ -21,15 +21,19 @@ the model (`lm:http://127.0.0.1:8000/v1#Qwen/Qwen2.5-0.5B-Instruct,generate`):
     retries      retries of a failed request, with backoff (server; default 2)
     concurrency  requests in flight at once (server; default 16)
 
-Every failure is a `ConfigError` naming the option.
+SOURCE may also be a JSON file holding the same as an object, e.g. `{"source":
+"http://127.0.0.1:8000/v1", "model": "Qwen/Qwen2.5-0.5B-Instruct", "mode": "generate"}`; options
+after `#` override the file's. Every failure is a `ConfigError` naming the option (a
+`BadFileError` naming the file for a file that is not such an object).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from worlds.errors import ConfigError
+from worlds.errors import BadFileError, ConfigError
 from worlds.scenario import Scenario
 
 MODES = ("score", "generate")
@@ -62,8 +66,10 @@ class LMSpec:
 def parse_lm_spec(option: str) -> LMSpec:
     """`SOURCE#OPTIONS` (what follows `lm:` in a seat spec) -> a checked `LMSpec`."""
     source, _, rest = option.partition("#")
-    spec = LMSpec(source=source.strip() or "default")
-    values: dict[str, str] = {}
+    source, values = source.strip() or "default", {}
+    if source.endswith(".json") and Path(source).is_file():
+        source, values = _read_file(Path(source))
+    spec, given = LMSpec(source=source), set()
     for k, item in enumerate(part.strip() for part in rest.split(",") if part.strip()):
         key, eq, value = item.partition("=")
         if not eq:
@@ -74,10 +80,27 @@ def parse_lm_spec(option: str) -> LMSpec:
             else:
                 raise ConfigError(f"lm seat option {item!r}: use key=value, or one of {', '.join(_WORDS)}")
         key = key.strip()
-        if key in values:
+        if key in given:
             raise ConfigError(f"lm seat option {key} is given twice")
+        given.add(key)
         values[key] = value.strip()
     return check(replace(spec, **_typed(values)))
+
+
+def _read_file(path: Path) -> tuple[str, dict[str, str]]:
+    """(source, options as text) from a JSON seat config; never executes anything."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise BadFileError(f"{path}: not a JSON seat config ({err})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("source"), str):
+        raise BadFileError(f'{path}: a seat config is a JSON object with a "source" (a model or an address)')
+    values = {}
+    for key, value in data.items():
+        if not isinstance(value, (str, int, float, bool)):
+            raise BadFileError(f"{path}: option {key!r} must be a string, a number or true/false")
+        values[str(key)] = str(value).lower() if isinstance(value, bool) else str(value)
+    return values.pop("source"), values
 
 
 def _typed(values: dict[str, str]) -> dict:

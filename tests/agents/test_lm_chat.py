@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +21,7 @@ from agents.lm.policy import LMController
 from agents.lm.prompt import build_prompt
 from agents.lm.spec import LMSpec, parse_lm_spec
 from agents.registry import make_controller
-from worlds.errors import ConfigError
+from worlds.errors import BadFileError, ConfigError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TAG = ("noop", "north", "south", "east", "west", "tag")
@@ -90,6 +93,20 @@ def test_seat_spec_syntax():
     served = parse_lm_spec("http://127.0.0.1:8000/v1#qwen2.5:0.5b,generate,timeout=5,retries=0")
     assert served.served and served.model == "qwen2.5:0.5b" and served.timeout == 5 and served.retries == 0
     assert parse_lm_spec("https://host/v1#model=a/b,score").model == "a/b"
+
+
+def test_seat_spec_from_a_json_file(tmp_path):
+    config = tmp_path / "seat.json"
+    served = {"source": "http://127.0.0.1:8000/v1", "model": "qwen", "mode": "generate", "greedy": True}
+    config.write_text(json.dumps(served))
+    spec = parse_lm_spec(f"{config}#max_tokens=32,greedy=false")  # options after # win
+    assert spec == LMSpec("http://127.0.0.1:8000/v1", "generate", False, None, 32, model="qwen")
+    bad = [("[1]", "a seat config is a JSON object"), ('{"source": "x", "chat": [1]}', "option 'chat' must be"),
+           ("{", "not a JSON seat config")]  # fmt: skip
+    for text, words in bad:
+        config.write_text(text)
+        with pytest.raises(BadFileError, match=re.escape(f"{config}: {words}")):
+            parse_lm_spec(str(config))
 
 
 @pytest.mark.parametrize(
