@@ -8,7 +8,8 @@ returns them as vLLM does: with `echo`, each choice's `logprobs` covers the prom
 (`tokens`, `token_logprobs`, `text_offset`, the first token conditioned on BOS) and then the
 generated ones. It is a standard-library `ThreadingHTTPServer`; the model runs under a lock,
 and `max_in_flight` counts the requests it held at once (with `delay` seconds spent outside the
-lock on each), so a test can see that a seat's rows arrive together.
+lock on each), so a test can see that a seat's rows arrive together; `fail_next` answers that
+many requests with HTTP 503, as a server overloaded for a moment.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class ModelServer:
         self.model, self.tokenizer = load_model(folder)
         self.name, self.delay = name, delay
         self.lock, self.count_lock = threading.Lock(), threading.Lock()
-        self.in_flight = self.max_in_flight = self.requests = 0
+        self.in_flight = self.max_in_flight = self.requests = self.fail_next = 0
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.owner = self
@@ -139,7 +140,11 @@ class _Handler(BaseHTTPRequestHandler):
             owner.in_flight += 1
             owner.requests += 1
             owner.max_in_flight = max(owner.max_in_flight, owner.in_flight)
+            failing, owner.fail_next = owner.fail_next > 0, max(0, owner.fail_next - 1)
         try:
+            if failing:
+                self.send(503, {"error": {"message": "overloaded, try again"}})
+                return
             time.sleep(owner.delay)
             if self.path not in ("/v1/completions", "/v1/chat/completions"):
                 self.send(404, {"error": {"message": f"no route {self.path}"}})

@@ -131,6 +131,19 @@ def test_an_unknown_model_or_a_server_that_is_down_is_one_clear_line(server):
     assert "\n" not in str(err.value)
 
 
+def test_a_failed_request_is_retried_with_backoff_then_reported(server):
+    scenario, obs = batch(num_worlds=1, seed=1)
+    seat = make_controller(f"lm:{server.url}#{NAME},retries=1", scenario, seed=0)
+    before, server.fail_next = server.requests, 1
+    scores = seat.probs(obs)[1]  # the first request of the step got a 503, its retry an answer
+    assert server.requests - before == len(obs) + 1 and server.fail_next == 0
+    np.testing.assert_allclose(scores, make_controller("lm", scenario).probs(obs)[1], atol=1e-4)
+    stubborn = make_controller(f"lm:{server.url}#{NAME},retries=0", scenario, seed=0)
+    server.fail_next = 1
+    with pytest.raises(ServerError, match="while scoring the actions: HTTP 503: overloaded"):
+        stubborn.probs(obs)
+
+
 # -- transformers serve ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def hf_server(tmp_path_factory):
