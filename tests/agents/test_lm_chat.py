@@ -101,8 +101,11 @@ def test_seat_spec_from_a_json_file(tmp_path):
     config.write_text(json.dumps(served))
     spec = parse_lm_spec(f"{config}#max_tokens=32,greedy=false")  # options after # win
     assert spec == LMSpec("http://127.0.0.1:8000/v1", "generate", False, None, 32, model="qwen")
-    bad = [("[1]", "a seat config is a JSON object"), ('{"source": "x", "chat": [1]}', "option 'chat' must be"),
-           ("{", "not a JSON seat config")]  # fmt: skip
+    bad = [
+        ("[1]", "a seat config is a JSON object"),
+        ('{"source": "x", "chat": [1]}', "option 'chat' must be"),
+        ("{", "not a JSON seat config"),
+    ]
     for text, words in bad:
         config.write_text(text)
         with pytest.raises(BadFileError, match=re.escape(f"{config}: {words}")):
