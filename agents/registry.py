@@ -1,8 +1,9 @@
 """Controllers by name, for seats given on the command line (`--seat hunter_0=planner`).
 
-A spec is a name (`random`, `planner`, `human`, `lm`, `lm:smollm2`) or the path of a saved
-checkpoint (any learner). Modules are imported only when their controller is asked for, so
-a scripted match never imports torch or transformers.
+A spec is a name (`random`, `planner`, `human`, `lm`), `lm:SOURCE#OPTIONS` (as `agents.lm.spec`
+reads it: `lm:smollm2`, a model folder, a served model's address; scoring or generating) or the
+path of a saved checkpoint (any learner). Modules are imported only when their controller is
+asked for, so a scripted match never imports torch or transformers.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def make_controller(
     """The controller a seat spec names; a clear error lists the known names (and `learners`,
     where the command also takes a learning algorithm) otherwise."""
     name, _, option = spec.partition(":")
+    if name.startswith("lm#"):  # the shipped model with options: lm#generate
+        name, option = "lm", spec[len("lm") :]
     if name == "random":
         from agents.random_agent import RandomAgent
 
@@ -41,9 +44,9 @@ def make_controller(
 
         return Human(keys=option or None)
     if name == "lm":
-        from agents.lm.policy import make_lm_controller
+        from agents.lm.spec import make_lm_seat
 
-        return make_lm_controller(option or "default", scenario, seed=seed, device=device)
+        return make_lm_seat(option, scenario, seed=seed, device=device)
     if Path(spec).exists():
         return load_controller(spec, device=device, scenario=scenario)
     if looks_like_path(spec):
@@ -52,7 +55,7 @@ def make_controller(
     close = difflib.get_close_matches(spec, known, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     raise ValueError(
-        f"unknown controller {spec!r}{hint}: use one of {', '.join(known)} (or lm:MODEL), "
+        f"unknown controller {spec!r}{hint}: use one of {', '.join(known)} (or lm:MODEL[#OPTIONS]), "
         "or the path of a checkpoint"
     )
 

@@ -239,6 +239,13 @@ def add_parser(sub) -> None:
     bench.add_argument("--threads", type=int, default=None)
     bench.add_argument("--device", default="auto", help="auto (cuda if torch sees one), cpu or cuda")
     bench.add_argument("--no-success", action="store_true", help="speed only")
+    bench.add_argument(
+        "--mode",
+        choices=("score", "generate"),
+        default="score",
+        help="how the seat chooses: score the actions, or generate an answer (speed only)",
+    )
+    bench.add_argument("--max-tokens", type=int, default=8, help="--mode generate: tokens an answer may take")
     bench.set_defaults(func=bench_command)
 
     tune = cmds.add_parser("finetune", help="PPO or Q-learning on the LM; success before and after")
@@ -337,8 +344,10 @@ def bench_command(args) -> int:
     batches = [int(b) for b in args.batches.split(",") if b]
     if not batches or min(batches) < 1:
         raise ValueError(f"--batches must be positive integers, got {args.batches!r}")
-    episodes = 0 if args.no_success else args.episodes
-    run(args.model, batches, args.seconds, episodes, args.seed, args.device)
+    if args.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    episodes = 0 if args.no_success or args.mode == "generate" else args.episodes
+    run(args.model, batches, args.seconds, episodes, args.seed, args.device, args.mode, args.max_tokens)
     return 0
 
 
@@ -455,7 +464,10 @@ def _planner(scenario: Scenario, seed: int):
 SUCCESS_SCENARIOS = (("maze_v0", {}), ("maze_v0", {"style": "rooms"}), ("plates_v0", {}), ("tag_v0", {}))
 
 
-def run(model: str, batches, seconds: float, episodes: int, seed: int = 0, device="auto") -> dict:
+def run(
+    model: str, batches, seconds: float, episodes: int, seed: int = 0, device="auto", mode="score",
+    max_tokens: int = 8,
+) -> dict:  # fmt: skip
     """Print (and return) decisions/s per batch size and, with `episodes`, success per scenario."""
     import platform
 
@@ -473,6 +485,11 @@ def run(model: str, batches, seconds: float, episodes: int, seed: int = 0, devic
         f"{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{platform.processor() or platform.machine()}, load average {_load()}"
     )
+    if mode == "generate":
+        from arena.lm.generation_bench import generation_speed
+
+        maze = make_scenario("maze_v0")
+        return {"speed": generation_speed(lm, tokenizer, maze, batches, seconds, seed, model, max_tokens)}
     out = {"speed": speed(lm, tokenizer, make_scenario("maze_v0"), batches, seconds, seed, model)}
     if episodes:
         out["success"] = success(lm, tokenizer, episodes, seed, model)

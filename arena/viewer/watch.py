@@ -54,7 +54,7 @@ def _common(parser, speed: float) -> None:
         action="append",
         default=[],
         metavar="NAME=CONTROLLER",
-        help="who drives an agent or a team: random, planner, human[:wasd|:arrows], lm[:MODEL], "
+        help="who drives an agent or a team: random, planner, human[:wasd|:arrows], lm[:MODEL][#OPTIONS], "
         f"a checkpoint (repeatable; unnamed seats get --default, {DEFAULT_SPEC})",
     )
     parser.add_argument(
