@@ -314,8 +314,9 @@ def place_walls(grids, cells, draws, share):
 @njit(cache=True)
 def _place_walls(grid, cells, draws, share):
     """Walls on the `cells` whose draw is below `share`, in order, each kept only if the floor
-    of the half stays one region (checked by a flood fill; the open east edge joins the
-    mirror). In place on `grid` uint8[H, W]."""
+    of the half stays one region (checked by a flood fill) that still reaches the half's open
+    east edge, where it joins its mirror: a wall across the whole edge column would cut the
+    field in two. In place on `grid` uint8[H, W]."""
     H, W = grid.shape
     seen = np.zeros((H, W), np.bool_)
     queue = np.empty(H * W, np.int64)
@@ -324,8 +325,17 @@ def _place_walls(grid, cells, draws, share):
             continue
         r, c = cells[k, 0], cells[k, 1]
         grid[r, c] = WALL
-        if not _connected(grid, seen, queue):
+        if not (_connected(grid, seen, queue) and _open_edge(grid)):
             grid[r, c] = FLOOR
+
+
+@njit(cache=True)
+def _open_edge(grid):
+    """Whether the last column of `grid` holds a FLOOR cell."""
+    for r in range(grid.shape[0]):
+        if grid[r, grid.shape[1] - 1] == FLOOR:
+            return True
+    return False
 
 
 @njit(cache=True)

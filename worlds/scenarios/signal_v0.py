@@ -193,7 +193,7 @@ class Signal(Scenario):
         pos = np.empty((K, N, 2), dtype=np.int64)
         target = np.empty(K, dtype=np.int8)
         signal_rooms(draws.uniform(L + N + 1), self._room, self._spots, self._floor, L, self._still,
-                     terrain, pos, target)  # fmt: skip
+                     self._speaker_cells, terrain, pos, target)  # fmt: skip
         extra = {
             "target": target,
             "clue": self.clues[target],  # every agent's clue, int8[K, N]
@@ -238,9 +238,39 @@ class Signal(Scenario):
 
     @cached_property
     def _floor(self) -> np.ndarray:
-        """The other inner cells, as flat indices."""
+        """The other inner cells, as flat indices; those the speaker may stand on first (see
+        `_speaker_cells`)."""
         inner = np.flatnonzero(self._room == FLOOR)
-        return inner[~np.isin(inner, self._spots)]
+        floor = inner[~np.isin(inner, self._spots)]
+        safe = np.array([self._cuts_nothing(cell, floor) for cell in floor.tolist()], dtype=bool)
+        return np.concatenate([floor[safe], floor[~safe]])
+
+    @cached_property
+    def _speaker_cells(self) -> int:
+        """How many cells at the head of `_floor` the immobile speaker may take when every spot
+        holds a landmark (0: any, since it stands on a spot of its own or can move): the floor
+        cells it would cut no floor cell off from the rest, nor any landmark from the floor.
+        Elsewhere a still speaker could wall a listener in between landmarks (the centre of a
+        5 x 5 room, say), and its round could not be won."""
+        if self._still or self.moves[0]:
+            return 0
+        floor = np.flatnonzero(self._room == FLOOR)
+        floor = floor[~np.isin(floor, self._spots)]
+        return sum(self._cuts_nothing(cell, floor) for cell in floor.tolist())
+
+    def _cuts_nothing(self, cell: int, floor: np.ndarray) -> bool:
+        """Whether the floor without `cell` is one region that touches every spot."""
+        width = self.size
+        rest = {c for c in floor.tolist() if c != cell}
+        seen, frontier = {next(iter(rest))}, [next(iter(rest))]
+        while frontier:
+            here = frontier.pop()
+            for step in (-width, width, -1, 1):
+                if here + step in rest and here + step not in seen:
+                    seen.add(here + step)
+                    frontier.append(here + step)
+        touched = all(any(spot + step in rest for step in (-width, width, -1, 1)) for spot in self._spots)
+        return seen == rest and touched
 
     @cached_property
     def _no_goals(self) -> np.ndarray:
@@ -370,24 +400,25 @@ class Signal(Scenario):
 
 
 @njit(cache=True)
-def signal_rooms(u, room, spots, floor, num_landmarks, still, terrain, pos, target):
+def signal_rooms(u, room, spots, floor, num_landmarks, still, speaker_cells, terrain, pos, target):
     """Open rooms with landmarks for every world k of a batch, from its draws `u[k]` (L + N + 1
     of them): landmarks (and the immobile speaker, with `still`) on a random pick of the `spots`
     (inner cells with odd row and column: the cells with an even coordinate form a connected
     web round them, so every floor cell reaches every landmark without crossing another), the
-    other agents on the rest of the inner cells, and the target colour. Landmark k has colour
-    k; cells are flat indices into the `room` uint8[H, W]."""
+    other agents on the rest of the inner cells (agent 0 on the first `speaker_cells` of
+    `floor` when that is not 0), and the target colour. Landmark k has colour k; cells are flat
+    indices into the `room` uint8[H, W]."""
     H, W = room.shape
     L, N = num_landmarks, pos.shape[1]
     pick = np.empty(len(spots), np.int64)
     pool = np.empty(len(floor) + len(spots), np.int64)
     for b in range(u.shape[0]):
         pick[:] = spots
-        _shuffle(pick, L + still, u[b], 0)
+        _shuffle(pick, L + still, u[b], 0, 0)
         pool[: len(floor)] = floor
         rest = len(spots) - L - still
         pool[len(floor) : len(floor) + rest] = pick[L + still :]
-        _shuffle(pool[: len(floor) + rest], N - still, u[b], L + still)
+        _shuffle(pool[: len(floor) + rest], N - still, u[b], L + still, speaker_cells)
         terrain[b] = room
         for k in range(L):
             terrain[b, pick[k] // W, pick[k] % W] = LANDMARK + k
@@ -398,10 +429,12 @@ def signal_rooms(u, room, spots, floor, num_landmarks, still, terrain, pos, targ
 
 
 @njit(cache=True)
-def _shuffle(pool, count, draws, first):
-    """The first `count` swaps of a Fisher-Yates shuffle of `pool`, in place, from `draws[first:]`."""
+def _shuffle(pool, count, draws, first, head):
+    """The first `count` swaps of a Fisher-Yates shuffle of `pool`, in place, from `draws[first:]`;
+    with `head` > 0, the first swap picks among the first `head` cells only."""
     for k in range(count):
-        j = k + int(draws[first + k] * (len(pool) - k))
+        span = head if k == 0 and head > 0 else len(pool) - k
+        j = k + int(draws[first + k] * span)
         pool[k], pool[j] = pool[j], pool[k]
 
 
