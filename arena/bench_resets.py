@@ -24,8 +24,7 @@ class ResetRun:
         self.contestant, self.kind = "grid-arena reset", "reset"
         self.num_worlds, self.num_agents = num_worlds, self.scenario.num_agents
         n = self.num_agents
-        per_world = "world by world" if _world_by_world(self.scenario) else "batched"
-        self.config = f"{name} B={num_worlds} {n} agent{'s' * (n > 1)}, layouts {per_world}"
+        self.config = f"{name} B={num_worlds} {n} agent{'s' * (n > 1)}"
 
     def sample(self) -> None:
         """Nothing to choose: a reset takes no actions."""
@@ -33,11 +32,6 @@ class ResetRun:
     def step(self) -> tuple[int, int]:
         engine.reset(self.scenario, self.seeds)
         return self.num_worlds, self.num_worlds * self.num_agents
-
-
-def _world_by_world(scenario) -> bool:
-    """Whether the scenario keeps the default `layouts` (one `layout` call per world)."""
-    return type(scenario).layouts is worlds.scenario.Scenario.layouts or scenario.grid_map is not None
 
 
 def format_resets(rows: list[dict]) -> str:

@@ -1,5 +1,6 @@
 """Batched layouts: a reset lays out every world that needs a new episode in one `layouts` call;
-a world's layout depends on its own seed and episode alone; map files draw world by world as
+the first three scenarios' batched layouts are their one-world layouts, bit for bit; a newer
+scenario's world depends on its own seed and episode alone; map files draw world by world as
 they always did; and the generated layouts of the five newer scenarios keep their promises
 (everything reachable that must be) over many seeds."""
 
@@ -14,11 +15,13 @@ import worlds
 from tests.worlds.test_batch import CONFIG
 from worlds import engine
 from worlds.cells import APPLE, BASE, FLOOR, FOOD, LANDMARK, PASSABLE, WALL
+from worlds.errors import ConfigError
+from worlds.scenario import stack_layouts
 from worlds.scenarios.harvest_v0 import count_near
 from worlds.seeding import Seeds
 
-BATCHED = ["signal_v0", "harvest_v0", "flags_v0", "keys_v0", "forage_v0"]
-WORLD_BY_WORLD = ["maze_v0", "plates_v0", "tag_v0"]  # their replays pin their generators' draws
+BATCHED = ["signal_v0", "harvest_v0", "flags_v0", "keys_v0", "forage_v0"]  # counter-based draws
+CLASSIC = ["maze_v0", "plates_v0", "tag_v0"]  # each world's own generator, as replays pin it
 
 
 def region(cells: np.ndarray, start, free: np.ndarray | None = None) -> np.ndarray:
@@ -73,7 +76,37 @@ def test_a_reset_lays_out_all_its_worlds_in_one_call(name: str, monkeypatch) -> 
         done = env.step((env.mask() + rng.random(env.mask().shape)).argmax(-1))[-1]["done"]
         assert calls[before:] == ([done.sum()] if done.any() else [])
     assert sum(calls) > 2 * 12  # every world reset on the way, some more than once
-    assert len(per_world) == (sum(calls) if name in WORLD_BY_WORLD else 0)
+    assert per_world == []  # no world laid out on its own
+
+
+# (scenario, config): every generator style, crowded rooms, tag's redrawn spawns (6 agents in an
+# open 5x5 room rarely stand apart: up to 20 draws), mazes with loops (a second round of draws).
+CLASSIC_CONFIGS = [
+    ("maze_v0", {}), ("maze_v0", {"num_agents": 4, "loops": 0.3, "size": 11}),
+    ("maze_v0", {"style": "rooms", "num_agents": 3}), ("maze_v0", {"style": "open", "size": 5}),
+    ("plates_v0", {}), ("plates_v0", {"num_agents": 3, "size": 5}),
+    ("tag_v0", {}), ("tag_v0", {"style": "maze"}),
+    ("tag_v0", {"size": 5, "style": "open", "num_agents": 6, "num_hunters": 3}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "config"), CLASSIC_CONFIGS, ids=[str(c) for c in CLASSIC_CONFIGS])
+def test_the_first_scenarios_batched_layouts_are_their_one_world_layouts(name: str, config: dict) -> None:
+    scenario = worlds.make_scenario(name, **config)
+    batched, alone = Seeds(200, 0), Seeds(200, 0)
+    for _ in range(2):  # a second episode: every world's generator carries on alike
+        lay = scenario.layouts(batched.draws())
+        one = stack_layouts([scenario.layout(rng) for rng in alone.draws().rngs()])
+        for field in ("terrain", "pos", "goal"):
+            np.testing.assert_array_equal(getattr(lay, field), getattr(one, field), err_msg=field)
+
+
+def test_too_few_free_cells_is_the_same_config_error() -> None:
+    crowded = worlds.make_scenario("maze_v0", size=5, num_agents=10)
+    with pytest.raises(ConfigError, match="layout has 7 free cells, needs 10"):
+        crowded.layout(np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="layout has 7 free cells, needs 10"):
+        engine.reset(crowded, Seeds(3, 0))
 
 
 # -- seeds -------------------------------------------------------------------------------------
