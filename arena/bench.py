@@ -2,7 +2,8 @@
 
 It prints figures and never asserts on them: env-steps/s and agent-steps/s of the PettingZoo
 front end, of batch mode, of peers (MiniGrid, MAgent2) when they are installed, and of a bare
-numpy grid step that sets the ceiling for this engine's approach.
+numpy grid step that sets the ceiling for this engine's approach; then each batch scenario's
+worlds reset/s (`arena.bench_resets`).
 
 Every contestant is stepped with random actions drawn from precomputed numpy tables: legal
 ones, picked from the action mask with one add and one argmax, where the env gives a mask;
@@ -22,6 +23,7 @@ import numba
 import numpy as np
 
 import worlds
+from arena.bench_resets import ResetRun, format_resets
 from worlds.cells import PASSABLE
 from worlds.scenario import DELTAS
 
@@ -262,8 +264,11 @@ def run(
     peers: bool = True,
     seconds: float | None = None,
     batch_sizes: tuple[int, ...] = BATCH_SIZES,
+    resets: bool = True,
 ) -> list[dict]:
-    """Measures every contestant, prints the table and the issue's targets, returns the rows.
+    """Measures every contestant, prints the table, the reset table (`resets`: every batch
+    scenario's worlds reset/s at the largest batch size) and the issue's targets, returns the
+    rows (resets are rows of kind "reset", worlds reset/s as their env-steps/s).
 
     `seconds` per measurement defaults to 3 (0.5 with `quick`); warm-up is a third of that.
     """
@@ -280,6 +285,8 @@ def run(
     makers = [(lambda n=n, c=c: PettingZooRun(n, **c)) for n, c in SINGLE]
     makers += [(lambda n=n, b=b, c=c: BatchRun(n, b, **c)) for n, c in BATCH for b in batch_sizes]
     makers.append(lambda: BareGrid(max(batch_sizes)))
+    if resets:
+        makers += [(lambda n=n, c=c: ResetRun(n, max(batch_sizes), **c)) for n, c in BATCH]
     if peers:
         makers += [MiniGridRun, MAgentRun]
     runners, notes = [], []
@@ -294,10 +301,13 @@ def run(
     )
     rows = measure_all(runners, seconds, warmup)
     print()
-    print(format_table(rows))
+    print(format_table([r for r in rows if r["kind"] != "reset"]))
     for note in notes:
         print(note)
     print()
+    if resets:
+        print(format_resets([r for r in rows if r["kind"] == "reset"]))
+        print()
     print(targets(rows))
     return rows
 
@@ -370,13 +380,16 @@ def targets(rows: list[dict]) -> str:
 
 def bench(args) -> None:
     """The `arena bench` subcommand."""
-    run(quick=args.quick, peers=not args.no_peers, seconds=args.seconds)
+    run(quick=args.quick, peers=not args.no_peers, seconds=args.seconds, resets=not args.no_resets)
 
 
 def add_arguments(parser) -> None:
     """The benchmark's flags, shared by `arena bench` and `python -m benchmarks.engine`."""
     parser.add_argument("--quick", action="store_true", help="short measurements (0.5 s each)")
     parser.add_argument("--no-peers", action="store_true", help="skip MiniGrid and MAgent2")
+    parser.add_argument(
+        "--no-resets", action="store_true", help="skip the reset table (worlds reset/s per scenario)"
+    )
     parser.add_argument("--seconds", type=float, default=None, help="seconds per measurement (default 3)")
 
 

@@ -14,6 +14,7 @@ from worlds import engine
 from worlds.forms import FORMS, encode
 from worlds.observe import text_views, views
 from worlds.scenario import Scenario
+from worlds.seeding import Seeds
 from worlds.spaces import action_space, observation_space
 
 
@@ -38,15 +39,13 @@ class BatchEnv:
         self.single_action_space = action_space(scenario)
         self._seed = seed
         self.world = None
+        self.seeds: Seeds | None = None  # the worlds' random streams, from `reset`
 
     def reset(self, seed: int | None = None):
         """Start a new episode in every world; returns observations [B, N, ...]."""
         seed = self._seed if seed is None else seed
-        if seed is None:
-            self._rngs = [np.random.default_rng() for _ in range(self.num_worlds)]
-        else:
-            self._rngs = [np.random.default_rng(seed + b) for b in range(self.num_worlds)]
-        self.world = engine.reset(self.scenario, self._rngs)
+        self.seeds = Seeds(self.num_worlds, seed)  # world b: seed + b (`worlds.seeding`)
+        self.world = engine.reset(self.scenario, self.seeds)
         self._returns = np.zeros((self.num_worlds, self.num_agents), np.float32)
         self._ended = np.zeros((self.num_worlds, self.num_agents), bool)
         return self._observe()
@@ -79,7 +78,7 @@ class BatchEnv:
             infos["success"] = self.scenario.success(self._ended[idx])
             infos["final_obs"] = _take(obs, idx)
             infos["final_state"] = world.world(idx)
-            fresh = engine.reset(self.scenario, [self._rngs[b] for b in idx])
+            fresh = engine.reset(self.scenario, self.seeds, idx)  # one layouts call for all of them
             world.put(idx, fresh)
             self._returns[idx] = 0
             self._ended[idx] = False

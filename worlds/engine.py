@@ -22,29 +22,49 @@ import numpy as np
 
 from worlds import kernels
 from worlds.cells import VOID
-from worlds.scenario import DELTAS, NOOP, Scenario
+from worlds.scenario import DELTAS, NOOP, Layout, Scenario
+from worlds.seeding import Seeds
 from worlds.state import State
 
 
-def reset(scenario: Scenario, rngs: Sequence[np.random.Generator]) -> State:
-    """A fresh episode in each world; world b draws its layout from `rngs[b]` alone, or, with a
-    `layout_seed`, every world gets the one layout drawn from that seed."""
-    if scenario.layout_seed is None:
-        layouts = [scenario.layout(rng) for rng in rngs]
-    else:
-        layouts = [scenario.layout(np.random.default_rng(scenario.layout_seed))] * len(rngs)
-    B, n, pad = len(layouts), scenario.num_agents, scenario.pad
-    height, width = layouts[0].terrain.shape
+def reset(
+    scenario: Scenario, seeds: Seeds | Sequence[np.random.Generator], idx: np.ndarray | None = None
+) -> State:
+    """A fresh episode in each of the worlds `idx` of `seeds` (default: all), as a State of those
+    worlds: world b draws its layout from its own streams alone (`worlds.seeding`), or, with a
+    `layout_seed`, every world gets the one layout drawn from that seed. The scenario lays out
+    all of them in one call (`Scenario.layouts`). (A list of generators, one per world, is
+    accepted too: `Seeds.of_generators`.)"""
+    if not isinstance(seeds, Seeds):
+        seeds = Seeds.of_generators(seeds)
+    lay = new_layouts(scenario, seeds, idx)
+    B, n, pad = lay.pos.shape[0], scenario.num_agents, scenario.pad
+    height, width = lay.terrain.shape[1:]
     terrain = np.full((B, height + 2 * pad, width + 2 * pad), VOID, dtype=np.uint8)
-    terrain[:, pad : pad + height, pad : pad + width] = [lay.terrain for lay in layouts]
+    terrain[:, pad : pad + height, pad : pad + width] = lay.terrain
     return State(
         terrain=terrain,
-        pos=np.array([lay.pos for lay in layouts], dtype=np.int32).reshape(B, n, 2),
+        pos=np.array(lay.pos, dtype=np.int32).reshape(B, n, 2),
         alive=np.ones((B, n), dtype=bool),
-        goal=np.array([lay.goal for lay in layouts], dtype=np.int32).reshape(B, n, 2),
+        goal=np.array(lay.goal, dtype=np.int32).reshape(B, n, 2),
         t=np.zeros(B, dtype=np.int32),
         pad=pad,
-        extra={name: np.stack([lay.extra[name] for lay in layouts]) for name in layouts[0].extra},
+        extra={name: np.array(array) for name, array in lay.extra.items()},  # copies: worlds own them
+    )
+
+
+def new_layouts(scenario: Scenario, seeds: Seeds, idx: np.ndarray | None = None) -> Layout:
+    """The layouts of new episodes in the worlds `idx` (default: all) as one batch Layout; a
+    pinned `layout_seed` draws one layout, given to every world."""
+    if scenario.layout_seed is None:
+        return scenario.layouts(seeds.draws(idx))
+    count = seeds.count if idx is None else len(np.atleast_1d(idx))
+    one = scenario.layouts(Seeds(1, scenario.layout_seed).draws())
+    return Layout(
+        np.repeat(one.terrain, count, axis=0),
+        np.repeat(one.pos, count, axis=0),
+        np.repeat(one.goal, count, axis=0),
+        {name: np.repeat(array, count, axis=0) for name, array in one.extra.items()},
     )
 
 

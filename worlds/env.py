@@ -14,6 +14,7 @@ from worlds import engine
 from worlds.forms import FORMS, encode
 from worlds.observe import ascii_map, global_state, text_view, views
 from worlds.scenario import Scenario
+from worlds.seeding import Seeds
 from worlds.spaces import action_space, observation_space, state_space
 
 RENDER_MODES = ["human", "rgb_array", "ansi"]
@@ -48,8 +49,9 @@ class GridParallelEnv(ParallelEnv):
         # libraries seed and sample them per agent and a shared one would reseed the others
         self.observation_spaces = dict.fromkeys(self.possible_agents, observation_space(scenario, obs_type))
         self.action_spaces = {agent: action_space(scenario) for agent in self.possible_agents}
-        self.state_space = state_space(scenario, scenario.layout(np.random.default_rng(0)).terrain.shape)
-        self._rng: np.random.Generator | None = None
+        shape = engine.new_layouts(scenario, Seeds(1, 0)).terrain.shape[1:]
+        self.state_space = state_space(scenario, shape)
+        self._seeds: Seeds | None = None  # the world's random streams (`worlds.seeding`)
         self.world = None  # the engine State, B = 1
         self._window = None
 
@@ -60,9 +62,9 @@ class GridParallelEnv(ParallelEnv):
         return self.action_spaces[agent]
 
     def reset(self, seed: int | None = None, options: dict | None = None):
-        if seed is not None or self._rng is None:
-            self._rng = np.random.default_rng(seed)
-        self.world = engine.reset(self.scenario, [self._rng])
+        if seed is not None or self._seeds is None:
+            self._seeds = Seeds(1, seed)  # reset(seed=s) is world 0 of a batch seeded s
+        self.world = engine.reset(self.scenario, self._seeds)
         self.agents = self.possible_agents[:]
         self._ending = dict.fromkeys(self.agents)  # keep_removed: how each agent left, once it has
         obs = self._observe(self.agents)

@@ -1,8 +1,9 @@
 """What every scenario shares: its config fields, action set, agent names and teams.
 
 A scenario is a frozen config dataclass whose methods are the scenario's own rules. The engine
-(`worlds.engine`) calls them with batched state; subclasses override `layout` (the map for one
-new episode), `judge` (rewards and terminations after the moves) and, for interactions,
+(`worlds.engine`) calls them with batched state; subclasses override `layouts` (the maps of a
+batch of new episodes, built for all of them at once) or `layout` (the map of one, drawn world
+by world), `judge` (rewards and terminations after the moves) and, for interactions,
 `interact` and `interaction_mask`.
 
 Scenarios with more than terrain and positions (inventories, messages, levels, freezing) keep
@@ -14,15 +15,19 @@ lines (`status_words`). The defaults leave the first three scenarios exactly as 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from worlds.cells import CHAR_OF, CLASSIC_CELLS, FLOOR, GATE, GOAL, NAME_OF, OPEN_GATE, PLATE, WALL
 from worlds.config import validate
 from worlds.maps import GridMap, MapError, load_map
+
+if TYPE_CHECKING:
+    from worlds.seeding import Draws
 
 NOOP, NORTH, SOUTH, EAST, WEST = range(5)
 MOVES = ("noop", "north", "south", "east", "west")
@@ -32,12 +37,24 @@ DELTAS = np.array([(0, 0), (-1, 0), (1, 0), (0, 1), (0, -1)], dtype=np.int32)
 
 @dataclass(frozen=True)
 class Layout:
-    """One episode's start: the map and where each agent stands and heads."""
+    """One episode's start: the map and where each agent stands and heads. From `layout`, one
+    world's; from `layouts`, a batch's: the same fields with a leading batch dimension K."""
 
-    terrain: np.ndarray  # uint8[H, W]
-    pos: np.ndarray  # int[N, 2]
-    goal: np.ndarray  # int[N, 2], (-1, -1) where an agent has no goal of its own
-    extra: dict[str, np.ndarray] = field(default_factory=dict)  # the scenario's own arrays, one world
+    terrain: np.ndarray  # uint8[H, W] (batch: [K, H, W])
+    pos: np.ndarray  # int[N, 2] ([K, N, 2])
+    goal: np.ndarray  # int[N, 2], (-1, -1) where an agent has no goal of its own ([K, N, 2])
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # the scenario's own arrays ([K, ...])
+
+
+def stack_layouts(layouts: Sequence[Layout]) -> Layout:
+    """The batch Layout of one-world layouts (world k is `layouts[k]`)."""
+    first = layouts[0]
+    return Layout(
+        np.stack([lay.terrain for lay in layouts]),
+        np.stack([lay.pos for lay in layouts]),
+        np.stack([lay.goal for lay in layouts]),
+        {name: np.stack([lay.extra[name] for lay in layouts]) for name in first.extra},
+    )
 
 
 SPRITES = ("flag", "carried_flag", "carried_key", "bubble", "level", "frozen")
@@ -129,8 +146,17 @@ class Scenario:
         return self.view_size // 2
 
     # -- rules (batched over worlds) ---------------------------------------------------------
+    def layouts(self, draws: Draws) -> Layout:
+        """The starts of K new episodes, one per world of `draws`, as one batch Layout. The
+        engine calls it once per reset for every world that needs a new layout. Scenarios that
+        build all K at once draw from `draws.uniform` / `draws.words` (counter-based, one row per
+        world); by default each world's layout comes from `layout` with the world's own
+        generator, one world after another."""
+        return stack_layouts([self.layout(rng) for rng in draws.rngs()])
+
     def layout(self, rng: np.random.Generator) -> Layout:
-        raise NotImplementedError
+        """One world's start, drawn from its own generator (see `layouts`)."""
+        raise NotImplementedError(f"{self.name} lays out its worlds in batches: call layouts()")
 
     def interact(self, state, actions: np.ndarray) -> dict[str, np.ndarray]:
         """Interactions that happen before anyone moves; returns event arrays. `actions` is the

@@ -282,7 +282,7 @@ class Run:
             "stats": self.loop.stats.to_json(),
             "metrics": self.loop.metrics,
             "last_eval": self.last_eval,
-            "env_rngs": [rng.bit_generator.state for rng in env._rngs],
+            "env_rngs": env.seeds.state(),  # per world: layout key, episodes begun, generator
             "pad": env.world.pad,
             "seats": seats,
         }
@@ -321,8 +321,7 @@ class Run:
                 f"the run has {env.num_worlds}"
             )
         env.world = State.from_dict(state)
-        for rng, rng_state in zip(env._rngs, progress["env_rngs"], strict=True):
-            rng.bit_generator.state = rng_state
+        env.seeds.set_state(progress["env_rngs"])
         env._returns[:] = arrays["returns"]
         env._ended[:] = arrays["ended"]
         self.loop.obs = env._observe()

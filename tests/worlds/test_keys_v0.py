@@ -14,7 +14,9 @@ from tests.worlds.test_rules import count_agents, side_by_side, write_map
 from worlds import engine
 from worlds.cells import DOOR, FLOOR, GOAL, KEY, OPEN_DOOR, PASSABLE
 from worlds.observe import ascii_map
+from worlds.scenario import Layout
 from worlds.scenarios.keys_v0 import Keys, task_family
+from worlds.seeding import Seeds
 
 CODES = {".": 0, "n": 1, "s": 2, "e": 3, "w": 4, "p": 5, "d": 6, "t": 7}
 INVENTORY = {"-": 0, "r": 1, "b": 2, "y": 3, "v": 4}  # what each agent carries, one char each
@@ -180,6 +182,12 @@ def reachable(terrain: np.ndarray, start, opened: set[int]) -> np.ndarray:
     return seen
 
 
+def generated(scenario: Keys, count: int, seed: int = 0) -> list[Layout]:
+    """`count` generated layouts, world k's from seed + k, drawn in one batched call."""
+    lay = scenario.layouts(Seeds(count, seed).draws())
+    return [Layout(lay.terrain[k], lay.pos[k], lay.goal[k]) for k in range(count)]
+
+
 CONFIGS = [
     {},
     {"num_doors": 3, "distractors": 2},
@@ -192,8 +200,7 @@ CONFIGS = [
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(c) for c in CONFIGS])
 def test_generated_layouts_are_solvable_in_order(config: dict) -> None:
     scenario = Keys(**config)
-    for seed in range(30):
-        lay = scenario.layout(np.random.default_rng(seed))
+    for seed, lay in enumerate(generated(scenario, 300)):
         terrain = lay.terrain
         doors = terrain[(terrain >= DOOR) & (terrain < DOOR + 4)] - DOOR
         keys = terrain[(terrain >= KEY) & (terrain < KEY + 4)] - KEY
@@ -227,8 +234,8 @@ def test_generated_layouts_are_solvable_in_order(config: dict) -> None:
 
 def test_distractors_take_colours_no_door_has() -> None:
     scenario = Keys(num_doors=2, distractors=3, colours="rby", size=9)
-    for seed in range(10):
-        terrain = scenario.layout(np.random.default_rng(seed)).terrain
+    for lay in generated(scenario, 50):
+        terrain = lay.terrain
         doors = set((terrain[(terrain >= DOOR) & (terrain < DOOR + 4)] - DOOR).tolist())
         keys = (terrain[(terrain >= KEY) & (terrain < KEY + 4)] - KEY).tolist()
         spare = {0, 1, 2} - doors

@@ -274,8 +274,10 @@ def test_approach_bonus_pays_each_cell_towards_the_target() -> None:
         actions[0, 1] = m
         _, rewards, *_ = trial.step(actions)
         after = np.abs(trial.world.pos[0, 1] - target).sum()
-        gains[m] = (rewards[0, 1], before - after)
-    for reward, gained in gains.values():
-        if reward < 0.5:  # not a win
+        gains[m] = (rewards[0, 1], before - after, trial.world.extra["lost"][0])
+    for reward, gained, lost in gains.values():
+        if lost:  # onto a wrong landmark: the round is lost, and no walker is paid any more
+            assert reward == 0.0
+        elif reward < 0.5:  # not a win
             assert reward == pytest.approx(0.1 * gained, abs=1e-6)
-    assert {g for _, g in gains.values()} & {1, -1}
+    assert {g for _, g, lost in gains.values() if not lost} & {1, -1}

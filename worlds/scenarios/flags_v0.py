@@ -38,6 +38,10 @@ Termination:
 
 Version History:
     v0: initial release.
+    v0 (batched layouts): generated fields are drawn for every world of a batch in one call,
+    from counter-based keys (`worlds.seeding`), by the same rules as before: the same
+    distribution of layouts, but a seed gives another layout than before (records of earlier
+    generated episodes no longer replay). Map files, rules and observations are unchanged.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from worlds.cells import BASE, FLOOR, NUM_CELLS, PASSABLE, WALL
 from worlds.env import scenario_module
 from worlds.maps import MapError
 from worlds.scenario import NOOP, Layout, Scenario, Sprite
+from worlds.seeding import Draws
 
 TAG = 5
 WEST, EAST = 0, 1
@@ -99,21 +104,28 @@ class Flags(Scenario):
         return (np.arange(self.num_agents) >= self.num_agents // 2).astype(np.int64)
 
     # -- layout -------------------------------------------------------------------------------
-    def layout(self, rng: np.random.Generator) -> Layout:
+    def layouts(self, draws: Draws) -> Layout:
         if self.grid_map is not None:
-            return self._map_layout(rng)
-        terrain = mirrored_field(self.size, self.walls, rng)
-        h, w = terrain.shape
+            return super().layouts(draws)  # a map: spawns drawn world by world
+        K = len(draws)
+        terrain = mirrored_fields(self.size, self.walls, draws)
+        h, w = terrain.shape[1:]
         row = h // 2
         bases = np.array([(row, 1), (row, w - 2)])
-        terrain[row, 1], terrain[row, w - 2] = BASE + WEST, BASE + EAST
+        terrain[:, row, 1], terrain[:, row, w - 2] = BASE + WEST, BASE + EAST
         half = self.num_agents // 2
         # Spawns in column 2 from the base's row outwards, mirrored for the east team.
         rows = sorted(range(1, h - 1), key=lambda r: (abs(r - row), r))[:half]
-        west = [(r, 2) for r in rows]
-        spawn = np.array(west + [(r, w - 3) for r in rows])
-        terrain[spawn[:, 0], spawn[:, 1]] = FLOOR  # spawns are never walled in
-        return self._layout(terrain, spawn, bases)
+        spawn = np.array([(r, 2) for r in rows] + [(r, w - 3) for r in rows])
+        terrain[:, spawn[:, 0], spawn[:, 1]] = FLOOR  # spawns are never walled in
+        return self._layouts(terrain, np.repeat(spawn[None], K, 0), np.repeat(bases[None], K, 0))
+
+    def layout(self, rng: np.random.Generator) -> Layout:
+        """A map's start, spawns drawn from `rng` (generated fields come from `layouts`, a batch
+        at a time)."""
+        if self.grid_map is None:
+            return super().layout(rng)
+        return self._map_layout(rng)
 
     def _map_layout(self, rng: np.random.Generator) -> Layout:
         grid = self.grid_map
@@ -150,17 +162,20 @@ class Flags(Scenario):
             )
             spawn[i] = cells[best]
             taken.add(cells[best])
-        return self._layout(grid.terrain.copy(), spawn, np.array(bases))
+        lay = self._layouts(grid.terrain[None].copy(), spawn[None], np.array(bases)[None])
+        return Layout(lay.terrain[0], lay.pos[0], lay.goal[0], {k: v[0] for k, v in lay.extra.items()})
 
-    def _layout(self, terrain: np.ndarray, spawn: np.ndarray, bases: np.ndarray) -> Layout:
+    def _layouts(self, terrain: np.ndarray, spawn: np.ndarray, bases: np.ndarray) -> Layout:
+        """The starts of K worlds from their fields, spawns int[K, N, 2] and bases int[K, 2, 2]."""
+        K = len(terrain)
         extra = {
             "spawn": spawn.astype(np.int32),
-            "base": bases.astype(np.int32),  # [2, 2]: each team's base cell
-            "flag": bases.astype(np.int32).copy(),  # [2, 2]: where each team's flag is
-            "carrier": np.full(2, -1, dtype=np.int32),  # who carries each team's flag, -1 nobody
-            "score": np.zeros(2, dtype=np.int32),
+            "base": bases.astype(np.int32),  # [K, 2, 2]: each team's base cell
+            "flag": bases.astype(np.int32),  # [K, 2, 2]: where each team's flag is
+            "carrier": np.full((K, 2), -1, dtype=np.int32),  # who carries each team's flag, -1 nobody
+            "score": np.zeros((K, 2), dtype=np.int32),
         }
-        home = bases[self.teams]  # the goal compass points home: where a carried flag scores
+        home = bases[:, self.teams]  # the goal compass points home: where a carried flag scores
         return Layout(terrain, spawn.copy(), home.astype(np.int32), extra)
 
     # -- rules --------------------------------------------------------------------------------
@@ -276,25 +291,32 @@ def _offset_words(dy: int, dx: int) -> str:
     return " and ".join(parts) or "right here"
 
 
-def mirrored_field(size: int, walls: float, rng: np.random.Generator) -> np.ndarray:
-    """`size` rows, 2 * `size` columns: a walled room whose west half has random wall cells (a
-    `walls` share of its inner cells, kept only where the half stays connected) and whose east
-    half is its mirror image."""
+def mirrored_fields(size: int, walls: float, draws: Draws) -> np.ndarray:
+    """K fields of `size` rows, 2 * `size` columns, uint8[K, size, 2 * size]: a walled room whose
+    west half has random wall cells (a `walls` share of its inner cells, kept only where the half
+    stays connected) and whose east half is its mirror image."""
     h, half = size, size
-    west = np.full((h, half), FLOOR, dtype=np.uint8)
-    west[[0, -1], :] = WALL
-    west[:, 0] = WALL
+    west = np.full((len(draws), h, half), FLOOR, dtype=np.uint8)
+    west[:, [0, -1], :] = WALL
+    west[:, :, 0] = WALL
     cells = np.array([(r, c) for r in range(1, h - 1) for c in range(3, half)], np.int64).reshape(-1, 2)
-    draws = rng.random(len(cells))  # columns 1-2 stay free: base and spawns
-    _place_walls(west, cells, draws, walls)
-    return np.concatenate([west, west[:, ::-1]], axis=1)
+    place_walls(west, cells, draws.uniform(len(cells)), walls)  # columns 1-2 stay free: base, spawns
+    return np.concatenate([west, west[:, :, ::-1]], axis=2)
+
+
+@njit(cache=True)
+def place_walls(grids, cells, draws, share):
+    """`_place_walls` in every world k of a batch, from its row of draws."""
+    for k in range(grids.shape[0]):
+        _place_walls(grids[k], cells, draws[k], share)
 
 
 @njit(cache=True)
 def _place_walls(grid, cells, draws, share):
     """Walls on the `cells` whose draw is below `share`, in order, each kept only if the floor
-    of the half stays one region (checked by a flood fill; the open east edge joins the
-    mirror). In place on `grid` uint8[H, W]."""
+    of the half stays one region (checked by a flood fill) that still reaches the half's open
+    east edge, where it joins its mirror: a wall across the whole edge column would cut the
+    field in two. In place on `grid` uint8[H, W]."""
     H, W = grid.shape
     seen = np.zeros((H, W), np.bool_)
     queue = np.empty(H * W, np.int64)
@@ -303,8 +325,17 @@ def _place_walls(grid, cells, draws, share):
             continue
         r, c = cells[k, 0], cells[k, 1]
         grid[r, c] = WALL
-        if not _connected(grid, seen, queue):
+        if not (_connected(grid, seen, queue) and _open_edge(grid)):
             grid[r, c] = FLOOR
+
+
+@njit(cache=True)
+def _open_edge(grid):
+    """Whether the last column of `grid` holds a FLOOR cell."""
+    for r in range(grid.shape[0]):
+        if grid[r, grid.shape[1] - 1] == FLOOR:
+            return True
+    return False
 
 
 @njit(cache=True)

@@ -33,6 +33,10 @@ Termination:
 
 Version History:
     v0: initial release.
+    v0 (batched layouts): generated rooms are drawn for every world of a batch in one call,
+    from counter-based keys (`worlds.seeding`), by the same rules as before: the same
+    distribution of layouts, but a seed gives another layout than before (records of earlier
+    generated episodes no longer replay). Map files, rules and observations are unchanged.
 """
 
 from __future__ import annotations
@@ -46,9 +50,10 @@ from numba import njit
 
 from worlds.cells import FLOOR, FOOD, NUM_CELLS, WALL
 from worlds.env import scenario_module
-from worlds.mapgen import open_arena, spawn_agents
+from worlds.mapgen import spawn_agents
 from worlds.maps import MapError
 from worlds.scenario import Layout, Scenario, Sprite
+from worlds.seeding import Draws
 
 COLLECT = 5
 MAX_LEVEL = 4  # agent levels; food levels reach MAX_LEVEL * MAX_AGENTS
@@ -95,38 +100,34 @@ class Forage(Scenario):
             raise ValueError(f"forage_v0: size {self.size} has no room for {self.num_agents} agents and food")
 
     # -- layout -------------------------------------------------------------------------------
-    def layout(self, rng: np.random.Generator) -> Layout:
+    def layouts(self, draws: Draws) -> Layout:
         if self.grid_map is not None:
-            return self._map_layout(rng)
-        # Every random number in one draw, the placement on plain ints over flat cells and the
-        # grids built from bytes: a world resets every few dozen steps, so layout time is a
-        # share of the batch's step rate.
-        n, f, size = self.num_agents, self.num_food, self.size
-        spots, room, arena = flat_cells(size)
-        u = rng.random(len(spots) + 2 * n + f).tolist()
-        food = spread_food(spots, f, size, u[: len(spots)])
-        if food is None:  # the greedy draw ran out of room: fall back to the lattice
-            lattice = [r * size + c for r, c in food_lattice(size)]
-            food = [lattice[k] for k in rng.permutation(len(lattice))[:f].tolist()]
-        free = [cell for cell in room if cell not in food]
-        u = u[len(spots) :]
-        for k in range(n):  # the first n Fisher-Yates swaps
-            j = k + int(u[k] * (len(free) - k))
-            free[k], free[j] = free[j], free[k]
-        agent_level = [1 + int(v * self.max_level) for v in u[n : 2 * n]]
-        food_levels = self._food_levels(agent_level, u[2 * n :])
-        terrain, levels = bytearray(arena), bytearray(size * size)
-        for cell, level in zip(food, food_levels, strict=True):
-            terrain[cell], levels[cell] = FOOD, level
+            return super().layouts(draws)  # a map: spawns and levels drawn world by world
+        K, n, f, size = len(draws), self.num_agents, self.num_food, self.size
+        spots, room, lattice = flat_cells(size)
+        terrain = np.empty((K, size, size), dtype=np.uint8)
+        food_level = np.empty((K, size, size), dtype=np.int8)
+        pos = np.empty((K, n, 2), dtype=np.int64)
+        agent_level = np.empty((K, n), dtype=np.int8)
+        food_total = np.empty(K, dtype=np.int32)
+        forage_rooms(
+            draws.uniform(len(spots) + 2 * n + f + len(lattice)), spots, room, lattice, f,
+            self.max_level, self.force_coop, terrain, food_level, pos, agent_level, food_total,
+        )  # fmt: skip
         extra = {
-            "agent_level": np.array(agent_level, dtype=np.int8),
-            "food_level": np.frombuffer(levels, dtype=np.int8).reshape(size, size),
-            "food_total": np.array(sum(food_levels), dtype=np.int32),  # the normaliser of rewards
-            "food_left": np.array(f, dtype=np.int32),
+            "agent_level": agent_level,
+            "food_level": food_level,
+            "food_total": food_total,  # the normaliser of rewards
+            "food_left": np.full(K, f, dtype=np.int32),
         }
-        pos = np.array([divmod(cell, size) for cell in free[:n]])
-        terrain = np.frombuffer(terrain, dtype=np.uint8).reshape(size, size)
-        return Layout(terrain, pos, _no_goals(n), extra)
+        return Layout(terrain, pos, np.broadcast_to(_no_goals(n), (K, n, 2)), extra)
+
+    def layout(self, rng: np.random.Generator) -> Layout:
+        """A map's start, spawns and levels drawn from `rng` (generated rooms come from
+        `layouts`, a batch at a time)."""
+        if self.grid_map is None:
+            return super().layout(rng)
+        return self._map_layout(rng)
 
     def _map_layout(self, rng: np.random.Generator) -> Layout:
         terrain = self.grid_map.terrain.copy()
@@ -239,12 +240,14 @@ def food_lattice(size: int) -> list[tuple[int, int]]:
 
 
 @lru_cache(maxsize=32)
-def flat_cells(size: int) -> tuple[tuple[int, ...], tuple[int, ...], bytes]:
-    """Flat cells of a `size` room: where food may go (off the walls and off the ring next to
-    them, so every item has four free neighbours), every floor cell, and the empty room."""
-    spots = tuple(r * size + c for r in range(2, size - 2) for c in range(2, size - 2))
-    room = tuple(r * size + c for r in range(1, size - 1) for c in range(1, size - 1))
-    return spots, room, open_arena(size, size).tobytes()
+def flat_cells(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flat cells of a `size` room, int64 arrays: where food may go (off the walls and off the
+    ring next to them, so every item has four free neighbours), every floor cell, and the
+    `food_lattice`."""
+    spots = np.array([r * size + c for r in range(2, size - 2) for c in range(2, size - 2)], np.int64)
+    room = np.array([r * size + c for r in range(1, size - 1) for c in range(1, size - 1)], np.int64)
+    lattice = np.array([r * size + c for r, c in food_lattice(size)], np.int64)
+    return spots, room, lattice
 
 
 @lru_cache(maxsize=32)
@@ -254,23 +257,81 @@ def _no_goals(num_agents: int) -> np.ndarray:
     return goals
 
 
-def spread_food(spots: tuple, count: int, size: int, u: list[float]) -> list[int] | None:
-    """`count` of the flat cells `spots` (of a room `size` wide) in a random order (Fisher-Yates
-    on the draws `u`, one per spot), each kept unless it touches one kept before (diagonals
-    included); None if they run out first."""
-    pool, kept, blocked = list(spots), [], set()
-    around = (-size - 1, -size, -size + 1, -1, 1, size - 1, size, size + 1)
-    for k in range(len(pool)):
-        j = k + int(u[k] * (len(pool) - k))
+@njit(cache=True)
+def forage_rooms(u, spots, room, lattice, num_food, max_level, force_coop, terrain, food_level, pos,
+                 agent_level, food_total):  # fmt: skip
+    """Open rooms with food for every world k of a batch, from its draws `u[k]` (one per spot,
+    2 per agent, one per item, one per lattice cell): the food spread apart (`spread_food`; on
+    the lattice if that runs out of room), the agents on distinct random floor cells, their
+    levels 1..`max_level`, and the food's levels 1..the team's total (the total with
+    `force_coop`), into `food_level` int8[K, H, W]."""
+    H, W = terrain.shape[1], terrain.shape[2]
+    N = pos.shape[1]
+    S, L = len(spots), len(lattice)
+    food = np.empty(num_food, np.int64)
+    pool = np.empty(max(S, L, len(room)), np.int64)
+    blocked = np.zeros(H * W, np.bool_)
+    for b in range(u.shape[0]):
+        draws = u[b]
+        if not spread_food(spots, num_food, W, draws, pool, blocked, food):
+            pool[:L] = lattice  # the greedy spread ran out of room: a random pick of the lattice
+            for k in range(num_food):
+                j = k + int(draws[S + 2 * N + num_food + k] * (L - k))
+                pool[k], pool[j] = pool[j], pool[k]
+                food[k] = pool[k]
+        for y in range(H):
+            for x in range(W):
+                terrain[b, y, x] = FLOOR if 0 < y < H - 1 and 0 < x < W - 1 else WALL
+                food_level[b, y, x] = 0
+        for k in range(num_food):
+            terrain[b, food[k] // W, food[k] % W] = FOOD
+        free = 0
+        for cell in room:
+            if terrain[b, cell // W, cell % W] == FLOOR:
+                pool[free] = cell
+                free += 1
+        for k in range(N):  # the first N Fisher-Yates swaps
+            j = k + int(draws[S + k] * (free - k))
+            pool[k], pool[j] = pool[j], pool[k]
+            pos[b, k, 0], pos[b, k, 1] = pool[k] // W, pool[k] % W
+        team = 0
+        for k in range(N):
+            agent_level[b, k] = 1 + int(draws[S + N + k] * max_level)
+            team += agent_level[b, k]
+        food_total[b] = 0
+        for k in range(num_food):
+            level = team if force_coop else 1 + int(draws[S + 2 * N + k] * team)
+            food_level[b, food[k] // W, food[k] % W] = level
+            food_total[b] += level
+
+
+@njit(cache=True)
+def spread_food(spots, count, width, draws, pool, blocked, food):
+    """`count` of the flat cells `spots` (of a room `width` wide) into `food`, in a random order
+    (Fisher-Yates on `draws`, one per spot), each kept unless it touches one kept before
+    (diagonals included); False if they run out first. `pool` and `blocked` (all False, and
+    left so) are scratch arrays."""
+    S = len(spots)
+    pool[:S] = spots
+    kept = 0
+    for k in range(S):
+        j = k + int(draws[k] * (S - k))
         pool[k], pool[j] = pool[j], pool[k]
         cell = pool[k]
-        if cell in blocked:
+        if blocked[cell]:
             continue
-        kept.append(cell)
-        if len(kept) == count:
-            return kept
-        blocked.update(cell + d for d in around)
-    return None
+        food[kept] = cell
+        kept += 1
+        if kept == count:
+            break
+        for dy in range(-1, 2):
+            for dx in range(-1, 2):
+                blocked[cell + dy * width + dx] = True
+    for k in range(kept):  # clear what was blocked, for the next world
+        for dy in range(-1, 2):
+            for dx in range(-1, 2):
+                blocked[food[k] + dy * width + dx] = False
+    return kept == count
 
 
 @njit(cache=True)

@@ -58,6 +58,10 @@ for the episodes that just ended):
 
 Version History:
     v0: initial release.
+    v0 (batched layouts): generated fields are drawn for every world of a batch in one call,
+    from counter-based keys (`worlds.seeding`), by the same rules as before: the same
+    distribution of layouts, but a seed gives another layout than before (records of earlier
+    generated episodes no longer replay). Map files, rules and observations are unchanged.
 """
 
 from __future__ import annotations
@@ -70,9 +74,10 @@ from numba import njit
 
 from worlds.cells import APPLE, FLOOR, NUM_CELLS, PASSABLE, WALL
 from worlds.env import scenario_module
-from worlds.mapgen import open_arena, pick_cells, spawn_agents
+from worlds.mapgen import open_arena, spawn_agents
 from worlds.maps import MapError
 from worlds.scenario import DELTAS, Layout, Scenario, Sprite
+from worlds.seeding import Draws
 
 ZAP = 5
 NORTH = 1
@@ -135,35 +140,53 @@ class Harvest(Scenario):
         return np.array([int(p * 2.0**53) for p in self.regrowth], dtype=np.uint64)
 
     # -- the map -------------------------------------------------------------------------------
-    def layout(self, rng: np.random.Generator) -> Layout:
+    def layouts(self, draws: Draws) -> Layout:
         if self.grid_map is not None:
-            grid = self.grid_map
-            terrain = grid.terrain.copy()
-            if not (terrain == APPLE).any():
-                raise MapError(grid.source, 1, 1, "harvest_v0 needs at least one apple 'a'")
-            pos = spawn_agents(grid, self.num_agents, rng, avoid=np.argwhere(terrain == APPLE))
-            capacity = int((terrain == APPLE).sum())
-        else:
-            terrain = orchard_field(self.size, self.patches, rng)
-            pos = pick_cells(terrain, self.num_agents, rng, exclude=np.argwhere(terrain == APPLE))
-            capacity = self.patches * PATCH_CELLS
-        n = self.num_agents
+            return super().layouts(draws)  # a map: spawns drawn world by world
+        K, n, size = len(draws), self.num_agents, self.size
+        terrain = np.empty((K, size, size), dtype=np.uint8)
+        pos = np.empty((K, n, 2), dtype=np.int64)
+        orchard = np.empty((K, self.patches * PATCH_CELLS), dtype=np.int32)
+        near = np.empty((K, size, size), dtype=np.uint8)
+        apples = np.empty(K, dtype=np.int32)
+        orchard_fields(draws.uniform(self.patches + n), open_arena(size, size), self.patches,
+                       terrain, pos, orchard, near, apples)  # fmt: skip
+        extra = self._extra(orchard, near, apples, draws.words(1, part=1)[:, 0])
+        return Layout(terrain, pos, np.full((K, n, 2), -1), extra)
+
+    def layout(self, rng: np.random.Generator) -> Layout:
+        """A map's start, spawns drawn from `rng` (generated fields come from `layouts`, a batch
+        at a time)."""
+        if self.grid_map is None:
+            return super().layout(rng)
+        grid = self.grid_map
+        terrain = grid.terrain.copy()
+        if not (terrain == APPLE).any():
+            raise MapError(grid.source, 1, 1, "harvest_v0 needs at least one apple 'a'")
+        pos = spawn_agents(grid, self.num_agents, rng, avoid=np.argwhere(terrain == APPLE))
         apple = terrain == APPLE
-        orchard = np.full(capacity, -1, np.int32)  # the cells apples may regrow on (flat), -1 after
-        orchard[: apple.sum()] = np.flatnonzero(apple)
-        extra = {
+        orchard = np.flatnonzero(apple).astype(np.int32)  # the cells apples may regrow on (flat)
+        seed = np.array([rng.integers(0, 2**64, dtype=np.uint64)])
+        extra = self._extra(orchard[None], count_near(apple)[None], np.array([apple.sum()], np.int32), seed)
+        return Layout(terrain, pos, np.full((self.num_agents, 2), -1), {k: v[0] for k, v in extra.items()})
+
+    def _extra(self, orchard, near, apples, seed) -> dict[str, np.ndarray]:
+        """The episodes' own arrays, [K, ...]: the orchard's cells (flat, -1 after the last), the
+        apples within radius 2 of each cell and on the map (both kept current), the regrowth
+        draws' key, and the zeroed clocks and tallies."""
+        K, n = len(apples), self.num_agents
+        return {
             "orchard": orchard,
-            "near": count_near(apple),  # apples within radius 2 of each cell, kept current
-            "apples": np.array(apple.sum(), np.int32),  # apples on the map, kept current
-            "seed": np.array(rng.integers(0, 2**64, dtype=np.uint64)),  # the regrowth draws' key
-            "frozen": np.zeros(n, np.int32),  # steps each agent stays off the board
-            "cooldown": np.zeros(n, np.int32),  # steps until each agent may zap again
-            "returns": np.zeros(n, np.float64),  # this episode's, for the social metrics
-            "collected": np.zeros(n, np.int32),  # apples each agent collected
-            "time_sum": np.array(0.0),  # sum of the steps at which apples were collected
-            "frozen_steps": np.zeros(n, np.int32),  # steps each agent spent frozen
+            "near": near,
+            "apples": apples,
+            "seed": seed,
+            "frozen": np.zeros((K, n), np.int32),  # steps each agent stays off the board
+            "cooldown": np.zeros((K, n), np.int32),  # steps until each agent may zap again
+            "returns": np.zeros((K, n), np.float64),  # this episode's, for the social metrics
+            "collected": np.zeros((K, n), np.int32),  # apples each agent collected
+            "time_sum": np.zeros(K),  # sum of the steps at which apples were collected
+            "frozen_steps": np.zeros((K, n), np.int32),  # steps each agent spent frozen
         }
-        return Layout(terrain, pos, np.full((n, 2), -1), extra)
 
     # -- the rules -----------------------------------------------------------------------------
     def present(self, state) -> np.ndarray:
@@ -254,16 +277,58 @@ def _regrowth_table(value) -> tuple[float, ...]:
     return table
 
 
-def orchard_field(size: int, patches: int, rng: np.random.Generator) -> np.ndarray:
-    """A walled `size` x `size` field with `patches` round patches of apples (radius 2, clipped
-    by the walls) centred on random inner cells."""
-    terrain = open_arena(size, size)
-    centres = pick_cells(terrain, patches, rng)
-    rows, cols = np.mgrid[:size, :size]
-    for r, c in centres.tolist():
-        near = (rows - r) ** 2 + (cols - c) ** 2 <= PATCH_RADIUS2
-        terrain[near & (terrain == FLOOR)] = APPLE
-    return terrain
+@njit(cache=True)
+def orchard_fields(u, room, patches, terrain, pos, orchard, near, apples):
+    """Walled fields for every world k of a batch, from its draws `u[k]` (patches + N): round
+    patches of apples (radius 2, clipped by the walls) centred on distinct random inner cells of
+    the `room` uint8[H, W], then the agents on distinct random floor cells without an apple.
+    Also each world's orchard (its apple cells, flat, ascending, -1 after the last), the count
+    of apples within radius 2 of each cell (`near`) and on the map (`apples`)."""
+    H, W = room.shape
+    N = pos.shape[1]
+    inner = np.empty(H * W, np.int64)
+    for b in range(u.shape[0]):
+        terrain[b] = room
+        count = _cells_of(terrain[b], FLOOR, inner)
+        _first_swaps(inner, count, patches, u[b], 0)
+        for p in range(patches):
+            r, c = inner[p] // W, inner[p] % W
+            for y in range(max(r - 2, 0), min(r + 3, H)):
+                for x in range(max(c - 2, 0), min(c + 3, W)):
+                    if (y - r) ** 2 + (x - c) ** 2 <= PATCH_RADIUS2 and terrain[b, y, x] == FLOOR:
+                        terrain[b, y, x] = APPLE
+        count = _cells_of(terrain[b], FLOOR, inner)
+        _first_swaps(inner, count, N, u[b], patches)
+        for i in range(N):
+            pos[b, i, 0], pos[b, i, 1] = inner[i] // W, inner[i] % W
+        apples[b] = _cells_of(terrain[b], APPLE, inner)
+        orchard[b] = -1
+        near[b] = 0
+        for k in range(apples[b]):
+            orchard[b, k] = inner[k]
+            spread(near[b], inner[k] // W, inner[k] % W, 1)
+
+
+@njit(cache=True)
+def _cells_of(grid, code, out):
+    """The cells of `grid` holding `code`, flat and ascending, into `out`; returns their count."""
+    H, W = grid.shape
+    count = 0
+    for y in range(H):
+        for x in range(W):
+            if grid[y, x] == code:
+                out[count] = y * W + x
+                count += 1
+    return count
+
+
+@njit(cache=True)
+def _first_swaps(pool, size, count, draws, first):
+    """The first `count` swaps of a Fisher-Yates shuffle of `pool[:size]`, from `draws[first:]`:
+    `pool[:count]` becomes `count` distinct cells drawn uniformly, in random order."""
+    for k in range(count):
+        j = k + int(draws[first + k] * (size - k))
+        pool[k], pool[j] = pool[j], pool[k]
 
 
 def count_near(apple: np.ndarray) -> np.ndarray:

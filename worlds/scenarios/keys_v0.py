@@ -42,6 +42,10 @@ Termination:
 
 Version History:
     v0: initial release.
+    v0 (batched layouts): generated rows of rooms are drawn for every world of a batch in one call,
+    from counter-based keys (`worlds.seeding`), by the same rules as before: the same
+    distribution of layouts, but a seed gives another layout than before (records of earlier
+    generated episodes no longer replay). Map files, rules and observations are unchanged.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from worlds.kernels import time_bonus
 from worlds.mapgen import spawn_agents
 from worlds.maps import MapError
 from worlds.scenario import Layout, Scenario, Sprite
+from worlds.seeding import Draws
 
 PICKUP, DROP, TOGGLE = 5, 6, 7
 LETTERS = "rbyv"  # a colour's letter: its key's character in maps (its door's in capitals)
@@ -136,29 +141,25 @@ class Keys(Scenario):
         """The split wall's column with handover (agent 0's side is west of it), else -1."""
         return self.room_width + 1 if self.handover else -1
 
-    def layout(self, rng: np.random.Generator) -> Layout:
+    def layouts(self, draws: Draws) -> Layout:
         if self.grid_map is not None:
-            return self._map_layout(rng)
+            return super().layouts(draws)  # a map: spawns drawn world by world
+        K, n = len(draws), self.num_agents
         rooms, step = self.num_doors + 1 + self.handover, self.room_width + 1
-        terrain = np.empty((self.size, rooms * step + 1), dtype=np.uint8)
-        pos, goal = (
-            np.empty((self.num_agents, 2), dtype=np.int64),
-            np.empty((self.num_agents, 2), dtype=np.int64),
-        )
-        # Every random number in one call, then a compiled builder: resets stay cheap.
-        draws = rooms - 1 + len(self.colours) + 1 + self.num_doors + 3 * self.distractors + self.num_agents
-        build_rooms(
-            rng.random(draws),
-            step,
-            self.num_doors,
-            self.distractors,
-            self.handover,
-            self.palette,
-            terrain,
-            pos,
-            goal,
-        )
-        return Layout(terrain, pos, goal, {"inventory": np.zeros(self.num_agents, dtype=np.int8)})
+        terrain = np.empty((K, self.size, rooms * step + 1), dtype=np.uint8)
+        pos, goal = np.empty((K, n, 2), dtype=np.int64), np.empty((K, n, 2), dtype=np.int64)
+        count = rooms - 1 + len(self.colours) + 1 + self.num_doors + 3 * self.distractors + n
+        build_room_rows(
+            draws.uniform(count), step, self.num_doors, self.distractors, self.handover, self.palette,
+            terrain, pos, goal,
+        )  # fmt: skip
+        return Layout(terrain, pos, goal, {"inventory": np.zeros((K, n), dtype=np.int8)})
+
+    def layout(self, rng: np.random.Generator) -> Layout:
+        """A map's start (generated rows of rooms come from `layouts`, a batch at a time)."""
+        if self.grid_map is None:
+            return super().layout(rng)
+        return self._map_layout(rng)
 
     def _map_layout(self, rng: np.random.Generator) -> Layout:
         grid = self.grid_map
@@ -235,6 +236,13 @@ class Keys(Scenario):
             "you open the doors: pick up the keys your teammate brings (only it can pick up keys "
             "west of the wall), toggle next to the door of the key's colour, then reach the goal G"
         )
+
+
+@njit(cache=True)
+def build_room_rows(u, step, num_doors, distractors, handover, palette, terrain, pos, goal):
+    """`build_rooms` for every world k of a batch, from its row of draws `u[k]`."""
+    for k in range(u.shape[0]):
+        build_rooms(u[k], step, num_doors, distractors, handover, palette, terrain[k], pos[k], goal[k])
 
 
 @njit(cache=True)

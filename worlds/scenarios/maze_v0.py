@@ -40,8 +40,10 @@ from worlds.cells import GOAL
 from worlds.env import scenario_module
 from worlds.kernels import time_bonus
 from worlds.mapgen import LAYOUTS, check_layout_size, pick_cells, spawn_agents
+from worlds.mapgen_batch import check_room, grids, pick
 from worlds.maps import MAX_SIDE, MapError
 from worlds.scenario import Layout, Scenario
+from worlds.seeding import Draws
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,22 @@ class Maze(Scenario):
         if self.map is None:
             check_layout_size(self.style, self.size)
 
+    def layouts(self, draws: Draws) -> Layout:
+        """Generated layouts for the whole batch, each from its world's generator exactly as
+        `layout` draws it (`worlds.mapgen_batch`); a map world by world."""
+        if self.grid_map is not None:
+            return super().layouts(draws)
+        rngs, n = draws.rngs(), self.num_agents
+        loops = self.loops if self.style == "maze" else 0.0
+        terrain, u = grids(self.style, self.size, self.size, rngs, loops, then=2 * n)  # + goals, spawns
+        goal, pos = np.empty((len(rngs), n, 2), np.int64), np.empty((len(rngs), n, 2), np.int64)
+        short = np.empty(len(rngs), np.int64)
+        maze_starts(terrain, u, goal, pos, short)
+        check_room(short, n)
+        return Layout(terrain, pos, goal)
+
     def layout(self, rng: np.random.Generator) -> Layout:
+        """One world's start: the one-world form of `layouts` (they draw alike)."""
         if self.grid_map is not None:
             return self._map_layout(rng)
         kwargs = {"loops": self.loops} if self.style == "maze" else {}
@@ -89,6 +106,23 @@ class Maze(Scenario):
 
     def goal_words(self, agent: int) -> str:
         return "walk to your own goal cell G"
+
+
+@njit(cache=True)
+def maze_starts(terrain, u, goal, pos, short):
+    """Goals, then spawns off the goals, in every world of `terrain` uint8[K, H, W], from its
+    draws u[k] (N for the goals, N for the spawns), as `Maze.layout` picks them; the goals are
+    marked on the terrain. short[k]: -1, or the free cells of a world with too few."""
+    K, H, W = terrain.shape
+    pool = np.empty(H * W, np.int64)
+    n = goal.shape[1]
+    for b in range(K):
+        short[b] = pick(terrain[b], 0, W, 255, n, u[b], 0, pool, goal[b])
+        if short[b] >= 0:
+            continue
+        for i in range(n):
+            terrain[b, goal[b, i, 0], goal[b, i, 1]] = GOAL
+        short[b] = pick(terrain[b], 0, W, GOAL, n, u[b], n, pool, pos[b])
 
 
 @njit(cache=True)

@@ -35,12 +35,14 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
-from worlds.cells import GATE, GOAL, OPEN_GATE, PLATE, WALL
+from worlds.cells import FLOOR, GATE, GOAL, OPEN_GATE, PLATE, WALL
 from worlds.env import scenario_module
 from worlds.kernels import time_bonus
 from worlds.mapgen import open_arena, pick_cells, spawn_agents
+from worlds.mapgen_batch import check_room, draw_rows, pick
 from worlds.maps import MapError
 from worlds.scenario import Layout, Scenario
+from worlds.seeding import Draws
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,22 @@ class Plates(Scenario):
         if self.map is None and not 5 <= self.size <= 31:
             raise ValueError(f"plates_v0: size must be 5..31, got {self.size}")
 
+    def layouts(self, draws: Draws) -> Layout:
+        """Generated layouts for the whole batch, each from its world's generator exactly as
+        `layout` draws it (`worlds.mapgen_batch`); a map world by world."""
+        if self.grid_map is not None:
+            return super().layouts(draws)
+        rngs, n, height = draws.rngs(), self.num_agents, self.size
+        gates = np.array([rng.integers(1, height - 1) for rng in rngs], dtype=np.int64)  # one call each
+        terrain = np.empty((len(rngs), height, 2 * height - 1), dtype=np.uint8)
+        pos, goal = np.empty((len(rngs), n, 2), np.int64), np.empty((len(rngs), 1, 2), np.int64)
+        short = np.empty(len(rngs), np.int64)
+        plates_rooms(gates, draw_rows(rngs, 2 * n + 1), terrain, pos, goal, short)
+        check_room(short, n)
+        return Layout(terrain, pos, np.repeat(goal, n, axis=1))
+
     def layout(self, rng: np.random.Generator) -> Layout:
+        """One world's start: the one-world form of `layouts` (they draw alike)."""
         if self.grid_map is not None:
             return self._map_layout(rng)
         height, width = self.size, 2 * self.size - 1
@@ -109,6 +126,33 @@ class Plates(Scenario):
             "with your team, stand on every pressure plate P at the same time to open the gate D, "
             "then any of you reaching the goal G wins for all"
         )
+
+
+@njit(cache=True)
+def plates_rooms(gates, u, terrain, pos, goal, short):
+    """The two rooms of every world of `terrain` uint8[K, H, 2H - 1], as `Plates.layout` draws
+    them: the wall down the middle with the gate on row gates[k]; from the draws u[k], N plates
+    and then N spawns off them in the west room, and the goal in the east room. short[k]: -1,
+    or the free cells of a world with too few."""
+    K, H, W = terrain.shape
+    split = H - 1
+    n = pos.shape[1]
+    pool = np.empty(H * W, np.int64)
+    plates = np.empty((n, 2), np.int64)
+    for b in range(K):
+        for y in range(H):
+            for x in range(W):
+                inside = 0 < y < H - 1 and 0 < x < W - 1 and x != split
+                terrain[b, y, x] = FLOOR if inside else WALL
+        terrain[b, gates[b], split] = GATE
+        short[b] = pick(terrain[b], 0, split, 255, n, u[b], 0, pool, plates)  # the west room
+        if short[b] >= 0:
+            continue
+        for i in range(n):
+            terrain[b, plates[i, 0], plates[i, 1]] = PLATE
+        short[b] = pick(terrain[b], 0, split, PLATE, n, u[b], n, pool, pos[b])
+        pick(terrain[b], split + 1, W, 255, 1, u[b], 2 * n, pool, goal[b])  # the east room
+        terrain[b, goal[b, 0, 0], goal[b, 0, 1]] = GOAL
 
 
 @njit(cache=True)

@@ -50,6 +50,10 @@ Termination:
 
 Version History:
     v0: initial release.
+    v0 (batched layouts): generated rooms are drawn for every world of a batch in one call,
+    from counter-based keys (`worlds.seeding`), by the same rules as before: the same
+    distribution of layouts, but a seed gives another layout than before (records of earlier
+    generated episodes no longer replay). Map files, rules and observations are unchanged.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ from worlds.kernels import time_bonus
 from worlds.mapgen import open_arena, spawn_agents
 from worlds.maps import MapError
 from worlds.scenario import Layout, Scenario, Sprite
+from worlds.seeding import Draws
 
 SAY = 5  # the first say action
 # Token k + 1 is WORDS[k]: the colour words, then words that mean nothing until a policy says so.
@@ -180,47 +185,41 @@ class Signal(Scenario):
         return "listener" if not self.speaks[agent] else "informed"
 
     # -- episodes ---------------------------------------------------------------------------
-    def layout(self, rng: np.random.Generator) -> Layout:
+    def layouts(self, draws: Draws) -> Layout:
         if self.grid_map is not None:
-            terrain = self.grid_map.terrain.copy()
-            marks = np.argwhere(terrain >= LANDMARK)
-            pos = spawn_agents(self.grid_map, self.num_agents, rng, avoid=marks)
-            target, seed = (
-                self.landmark_colours[rng.integers(len(self.landmark_colours))],
-                rng.integers(1 << 63),
-            )
-        else:
-            terrain, pos, target, seed = self._draw(rng)
-        extra = {  # scalars and shared rows: the engine stacks (copies) them
+            return super().layouts(draws)  # a map: spawns and targets drawn world by world
+        K, L, N = len(draws), self.num_landmarks, self.num_agents
+        terrain = np.empty((K, self.size, self.size), dtype=np.uint8)
+        pos = np.empty((K, N, 2), dtype=np.int64)
+        target = np.empty(K, dtype=np.int8)
+        signal_rooms(draws.uniform(L + N + 1), self._room, self._spots, self._floor, L, self._still,
+                     self._speaker_cells, terrain, pos, target)  # fmt: skip
+        extra = {
+            "target": target,
+            "clue": self.clues[target],  # every agent's clue, int8[K, N]
+            "message": np.zeros((K, N), dtype=np.int8),
+            "lost": np.zeros(K, dtype=bool),
+            "seed": draws.words(1, part=1)[:, 0],  # the noise draws' key
+        }
+        return Layout(terrain, pos, np.broadcast_to(self._no_goals, (K, N, 2)), extra)
+
+    def layout(self, rng: np.random.Generator) -> Layout:
+        """A map's start: its landmarks, spawns drawn from `rng`, a target colour among the map's
+        (generated rooms come from `layouts`, a batch at a time)."""
+        if self.grid_map is None:
+            return super().layout(rng)
+        terrain = self.grid_map.terrain.copy()
+        marks = np.argwhere(terrain >= LANDMARK)
+        pos = spawn_agents(self.grid_map, self.num_agents, rng, avoid=marks)
+        target = self.landmark_colours[rng.integers(len(self.landmark_colours))]
+        extra = {
             "target": np.int8(target),
             "clue": self.clues[target],
-            "message": self._silence,
+            "message": np.zeros(self.num_agents, dtype=np.int8),
             "lost": np.False_,
-            "seed": np.uint64(seed),
+            "seed": np.uint64(rng.integers(1 << 63)),
         }
         return Layout(terrain, pos, self._no_goals, extra)
-
-    def _draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """The open room with landmarks, spawns, target and noise seed, from one call of `rng`
-        (resets run per world in Python and lost rounds end often, so this stays cheap).
-
-        Landmarks (and the immobile speaker, where a spot is left) stand on inner cells with an
-        odd row and an odd column: the cells with an even coordinate form a connected web round
-        them, so every floor cell reaches every landmark without crossing another."""
-        L, N = self.num_landmarks, self.num_agents
-        draws = rng.random(L + N + 2).tolist()
-        spots = list(self._spots)
-        still = self._still
-        _shuffle(spots, L + still, draws)
-        pool = list(self._floor) + spots[L + still :]
-        _shuffle(pool, N - still, draws[L + still :])
-        grid = bytearray(self._room_bytes)  # plain bytes, then one array: fewer numpy calls
-        for k in range(L):
-            grid[spots[k]] = LANDMARK + k
-        terrain = np.frombuffer(grid, dtype=np.uint8).reshape(self.size, self.size)
-        cells = spots[L : L + still] + pool[: N - still]
-        pos = np.array([divmod(cell, self.size) for cell in cells])
-        return terrain, pos, int(draws[-2] * L), int(draws[-1] * (1 << 53))
 
     @cached_property
     def _still(self) -> int:
@@ -228,29 +227,50 @@ class Signal(Scenario):
         return int(not self.moves[0] and len(self._spots) > self.num_landmarks)
 
     @cached_property
-    def _room_bytes(self) -> bytes:
-        return self._room.tobytes()
-
-    @cached_property
     def _room(self) -> np.ndarray:
         return open_arena(self.size, self.size)
 
     @cached_property
-    def _spots(self) -> tuple[int, ...]:
+    def _spots(self) -> np.ndarray:
         """The landmark spots: inner cells with odd row and column, as flat indices."""
-        return tuple(
-            r * self.size + c for r in range(1, self.size - 1, 2) for c in range(1, self.size - 1, 2)
-        )
+        odd = range(1, self.size - 1, 2)
+        return np.array([r * self.size + c for r in odd for c in odd], dtype=np.int64)
 
     @cached_property
-    def _floor(self) -> tuple[int, ...]:
-        """The other inner cells, as flat indices."""
-        inner = np.flatnonzero(self._room == FLOOR).tolist()
-        return tuple(c for c in inner if c not in self._spots)
+    def _floor(self) -> np.ndarray:
+        """The other inner cells, as flat indices; those the speaker may stand on first (see
+        `_speaker_cells`)."""
+        inner = np.flatnonzero(self._room == FLOOR)
+        floor = inner[~np.isin(inner, self._spots)]
+        safe = np.array([self._cuts_nothing(cell, floor) for cell in floor.tolist()], dtype=bool)
+        return np.concatenate([floor[safe], floor[~safe]])
 
     @cached_property
-    def _silence(self) -> np.ndarray:
-        return np.zeros(self.num_agents, dtype=np.int8)
+    def _speaker_cells(self) -> int:
+        """How many cells at the head of `_floor` the immobile speaker may take when every spot
+        holds a landmark (0: any, since it stands on a spot of its own or can move): the floor
+        cells it would cut no floor cell off from the rest, nor any landmark from the floor.
+        Elsewhere a still speaker could wall a listener in between landmarks (the centre of a
+        5 x 5 room, say), and its round could not be won."""
+        if self._still or self.moves[0]:
+            return 0
+        floor = np.flatnonzero(self._room == FLOOR)
+        floor = floor[~np.isin(floor, self._spots)]
+        return sum(self._cuts_nothing(cell, floor) for cell in floor.tolist())
+
+    def _cuts_nothing(self, cell: int, floor: np.ndarray) -> bool:
+        """Whether the floor without `cell` is one region that touches every spot."""
+        width = self.size
+        rest = {c for c in floor.tolist() if c != cell}
+        seen, frontier = {next(iter(rest))}, [next(iter(rest))]
+        while frontier:
+            here = frontier.pop()
+            for step in (-width, width, -1, 1):
+                if here + step in rest and here + step not in seen:
+                    seen.add(here + step)
+                    frontier.append(here + step)
+        touched = all(any(spot + step in rest for step in (-width, width, -1, 1)) for spot in self._spots)
+        return seen == rest and touched
 
     @cached_property
     def _no_goals(self) -> np.ndarray:
@@ -379,10 +399,42 @@ class Signal(Scenario):
         ]
 
 
-def _shuffle(pool: list, count: int, draws: list[float]) -> None:
-    """The first `count` swaps of a Fisher-Yates shuffle of `pool`, in place, from `draws`."""
+@njit(cache=True)
+def signal_rooms(u, room, spots, floor, num_landmarks, still, speaker_cells, terrain, pos, target):
+    """Open rooms with landmarks for every world k of a batch, from its draws `u[k]` (L + N + 1
+    of them): landmarks (and the immobile speaker, with `still`) on a random pick of the `spots`
+    (inner cells with odd row and column: the cells with an even coordinate form a connected
+    web round them, so every floor cell reaches every landmark without crossing another), the
+    other agents on the rest of the inner cells (agent 0 on the first `speaker_cells` of
+    `floor` when that is not 0), and the target colour. Landmark k has colour k; cells are flat
+    indices into the `room` uint8[H, W]."""
+    H, W = room.shape
+    L, N = num_landmarks, pos.shape[1]
+    pick = np.empty(len(spots), np.int64)
+    pool = np.empty(len(floor) + len(spots), np.int64)
+    for b in range(u.shape[0]):
+        pick[:] = spots
+        _shuffle(pick, L + still, u[b], 0, 0)
+        pool[: len(floor)] = floor
+        rest = len(spots) - L - still
+        pool[len(floor) : len(floor) + rest] = pick[L + still :]
+        _shuffle(pool[: len(floor) + rest], N - still, u[b], L + still, speaker_cells)
+        terrain[b] = room
+        for k in range(L):
+            terrain[b, pick[k] // W, pick[k] % W] = LANDMARK + k
+        for i in range(N):
+            cell = pick[L + i] if i < still else pool[i - still]
+            pos[b, i, 0], pos[b, i, 1] = cell // W, cell % W
+        target[b] = int(u[b, L + N] * L)
+
+
+@njit(cache=True)
+def _shuffle(pool, count, draws, first, head):
+    """The first `count` swaps of a Fisher-Yates shuffle of `pool`, in place, from `draws[first:]`;
+    with `head` > 0, the first swap picks among the first `head` cells only."""
     for k in range(count):
-        j = k + int(draws[k] * (len(pool) - k))
+        span = head if k == 0 and head > 0 else len(pool) - k
+        j = k + int(draws[first + k] * span)
         pool[k], pool[j] = pool[j], pool[k]
 
 

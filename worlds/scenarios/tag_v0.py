@@ -41,8 +41,10 @@ from numba import njit
 
 from worlds.env import scenario_module
 from worlds.mapgen import LAYOUTS, check_layout_size, draw_cells, free_cells, spawn_agents
+from worlds.mapgen_batch import check_room, draw_rows, grids, pick
 from worlds.maps import MAX_SIDE
 from worlds.scenario import Layout, Scenario
+from worlds.seeding import Draws
 
 HUNTERS, RUNNERS = 0, 1
 TAG = 5
@@ -81,7 +83,31 @@ class Tag(Scenario):
         """Which agents are hunters, bool[N]."""
         return self.teams == HUNTERS
 
+    def layouts(self, draws: Draws) -> Layout:
+        """Generated layouts for the whole batch, each from its world's generator exactly as
+        `layout` draws it (`worlds.mapgen_batch`); a map world by world."""
+        if self.grid_map is not None:
+            return super().layouts(draws)
+        rngs, n = draws.rngs(), self.num_agents
+        loops = 0.3 if self.style == "maze" else 0.0
+        terrain, u = grids(self.style, self.size, self.size, rngs, loops, then=n)  # + the first spawns
+        pos = np.empty((len(rngs), n, 2), np.int64)
+        pending = np.arange(len(rngs))  # worlds whose spawns are not yet apart
+        for attempt in range(20):  # as `spawn_agents_apart`: a new draw while one falls short
+            apart, short = np.empty(len(pending), bool), np.empty(len(pending), np.int64)
+            spot = np.empty((len(pending), n, 2), np.int64)
+            if attempt:
+                u = draw_rows([rngs[b] for b in pending.tolist()], n)
+            spawns_apart(terrain[pending], u, self.hunter, spot, apart, short)
+            check_room(short, n)
+            pos[pending] = spot
+            pending = pending[~apart]
+            if not len(pending):
+                break
+        return Layout(terrain, pos, np.full((len(rngs), n, 2), -1))
+
     def layout(self, rng: np.random.Generator) -> Layout:
+        """One world's start: the one-world form of `layouts` (they draw alike)."""
         if self.grid_map is not None:
             terrain = self.grid_map.terrain.copy()
             pos = spawn_agents(self.grid_map, self.num_agents, rng, avoid=np.zeros((0, 2), int))
@@ -128,6 +154,25 @@ def spawn_agents_apart(terrain: np.ndarray, teams: np.ndarray, rng: np.random.Ge
         if min(abs(spot[h][0] - spot[r][0]) + abs(spot[h][1] - spot[r][1]) for h, r in pairs) >= 3:
             break
     return np.array(spot)
+
+
+@njit(cache=True)
+def spawns_apart(terrain, u, hunter, pos, apart, short):
+    """One draw of `spawn_agents_apart` in every world of `terrain`: N distinct passable cells
+    from the draws u[k] into pos[k]; apart[k] when every runner is 3+ steps (Manhattan) from
+    every hunter. short[k]: -1, or the free cells of a world with too few."""
+    K, H, W = terrain.shape
+    n = pos.shape[1]
+    pool = np.empty(H * W, np.int64)
+    for b in range(K):
+        short[b] = pick(terrain[b], 0, W, 255, n, u[b], 0, pool, pos[b])
+        nearest = H + W
+        for h in range(n):
+            for r in range(n):
+                if hunter[h] and not hunter[r]:
+                    gap = abs(pos[b, h, 0] - pos[b, r, 0]) + abs(pos[b, h, 1] - pos[b, r, 1])
+                    nearest = min(nearest, gap)
+        apart[b] = nearest >= 3
 
 
 @njit(cache=True)
