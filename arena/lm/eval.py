@@ -1,0 +1,389 @@
+"""`arena lm eval`: a progress score from 0 to 100 per scenario for any seat spec (after BALROG).
+
+The evaluated controller (built by `agents.registry.make_controller`, so every spec the registry
+knows works: `lm`, `lm:PATH`, an LM checkpoint, ...) plays the scenario's first team: every
+agent of a cooperative scenario, tag's hunters, flags' west team. Any other team is played by
+the scripted planner. The progress score of a scenario is
+
+- a *goal* scenario (the scenario's `success` is the evaluated team's goal: maze, plates, tag,
+  forage, keys, signal): 100 x the success rate;
+- a *score* scenario (flags: captures; harvest: the orchard's collective return):
+  100 x (score - random) / (planner - random), the evaluated team's return normalized between
+  random legal actions (0) and the planner (100) playing the same team on the same seeds
+  against the same opponents. The mean is clipped to 0..100; the raw value is kept too.
+
+Each figure is a mean over episodes with its standard error. World b of a scenario is seeded
+`EVAL_SEED + seed + b`, far from every seed the shipped model's distillation used. The random
+and planner baselines are measured on those seeds and kept in a small JSON cache, keyed by the
+scenario, its config, the seeds and a digest of the engine's and the planners' code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from agents.base import Observations
+from worlds.batch import BatchEnv
+from worlds.registry import SCENARIOS
+from worlds.scenario import Scenario
+
+EVAL_SEED = 10_000_000
+GOAL, SCORE = "success", "score"
+# score scenarios and what their score is: the evaluated team's return, summed over its agents
+SCORED = {"flags_v0": "captures (team return)", "harvest_v0": "collective return"}
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CACHE = Path("out") / "lm_eval" / "baselines.json"
+
+
+def metric(scenario: Scenario) -> str:
+    return SCORE if scenario.name in SCORED else GOAL
+
+
+def evaluated_agents(scenario: Scenario, team: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(the evaluated team's agents, everyone else's): the planner plays the others."""
+    teams = np.asarray(scenario.teams)
+    return np.flatnonzero(teams == team), np.flatnonzero(teams != team)
+
+
+# -- playing ----------------------------------------------------------------------------------
+@dataclass
+class Episodes:
+    """The first episode of each seeded world: per episode its success, the evaluated team's
+    score (its agents' returns summed), every agent's return and the length."""
+
+    success: np.ndarray  # bool[E]
+    score: np.ndarray  # float[E]
+    returns: np.ndarray  # float[E, N]
+    length: np.ndarray  # int[E]
+
+    def to_json(self) -> dict:
+        return {
+            "success": self.success.astype(int).tolist(),
+            "score": [round(float(x), 6) for x in self.score],
+            "returns": np.round(self.returns, 6).tolist(),
+            "length": self.length.astype(int).tolist(),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict) -> Episodes:
+        return cls(
+            np.asarray(d["success"], bool),
+            np.asarray(d["score"], float),
+            np.asarray(d["returns"], float),
+            np.asarray(d["length"], np.int64),
+        )
+
+
+class Meter:
+    """A controller, timed: the rows it acted for, the seconds spent in its `act`, and the
+    tokens it used where it can say (`TokenCount`)."""
+
+    def __init__(self, controller):
+        self.controller = controller
+        self.name = getattr(controller, "name", "controller")
+        self.decisions, self.seconds = 0, 0.0
+        self.tokens = TokenCount.of(controller)
+
+    def act(self, obs: Observations) -> np.ndarray:
+        start = time.perf_counter()
+        actions = self.controller.act(obs)
+        self.seconds += time.perf_counter() - start
+        self.decisions += len(obs)
+        return actions
+
+
+@dataclass
+class TokenCount:
+    """Tokens a language-model seat used, counted with its own tokenizer. A seat that scores
+    actions (a `Scorer`: `LMController`, the LM learners) reads each prompt (`prompt`, its
+    prefix's keys and values cached across steps) and scores every candidate action's tokens
+    after it (`candidates`). A seat that generates text says so itself: a controller with a
+    `token_usage()` method returning cumulative `{"prompt": int, "generated": int}` is read
+    before and after."""
+
+    prompt: int = 0
+    candidates: int = 0
+    generated: int = 0
+    _start: dict = field(default_factory=dict)
+    _usage: object = None
+
+    @classmethod
+    def of(cls, controller) -> TokenCount | None:
+        usage = getattr(controller, "token_usage", None)
+        if callable(usage):
+            return cls(_start=dict(usage()), _usage=usage)
+        from agents.lm.scoring import Scorer
+
+        scorer = getattr(controller, "scorer", None)
+        if not isinstance(scorer, Scorer):
+            return None
+        count = cls()
+        score = scorer.score
+
+        def counted(prompts, *args, **kwargs):
+            prefixes, bodies = (
+                scorer.encode([p.prefix for p in prompts]),
+                scorer.encode([p.body for p in prompts]),
+            )
+            count.prompt += sum(
+                len(scorer.bos) + len(a) + len(b) for a, b in zip(prefixes, bodies, strict=True)
+            )
+            count.candidates += len(prompts) * int(scorer.cand_len.sum())
+            return score(prompts, *args, **kwargs)
+
+        scorer.score = counted
+        return count
+
+    def totals(self) -> dict[str, int]:
+        if self._usage is not None:
+            now = self._usage()
+            return {k: int(now.get(k, 0)) - int(self._start.get(k, 0)) for k in ("prompt", "generated")} | {
+                "candidates": 0
+            }
+        return {"prompt": self.prompt, "candidates": self.candidates, "generated": self.generated}
+
+
+def play(
+    scenario: Scenario, controller, opponent, episodes: int, seed: int, worlds: int = 64, team: int = 0
+) -> Episodes:
+    """The first episode of `episodes` worlds (world b seeded `seed + b`, played `worlds` at a
+    time): `controller` drives team `team`'s agents, `opponent` everyone else's. Only live
+    agents of unfinished episodes are asked to act."""
+    mine, others = evaluated_agents(scenario, team)
+    seats = [(mine, controller)] + ([(others, opponent)] if len(others) else [])
+    parts = []
+    for start in range(0, episodes, worlds):
+        parts.append(_play_worlds(scenario, seats, min(worlds, episodes - start), seed + start))
+    success, returns, length = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return Episodes(success, returns[:, mine].sum(1), returns, length)
+
+
+def _play_worlds(scenario: Scenario, seats, n: int, seed: int):
+    env = BatchEnv(scenario, n, seed)
+    raw = env.reset()
+    recording = np.ones(n, dtype=bool)
+    success = np.zeros(n, dtype=bool)
+    returns = np.zeros((n, scenario.num_agents))
+    length = np.zeros(n, dtype=np.int64)
+    while recording.any():
+        actions = np.zeros((n, scenario.num_agents), dtype=np.int64)
+        for agents, controller in seats:
+            obs = Observations.of_batch(scenario, env.world, raw, agents)
+            live = np.flatnonzero(env.world.alive[obs.world, obs.agent] & recording[obs.world])
+            if len(live):
+                sub = Observations(
+                    scenario,
+                    obs.state,
+                    obs.view[live],
+                    obs.action_mask[live],
+                    obs.world[live],
+                    obs.agent[live],
+                )
+                actions[sub.world, sub.agent] = controller.act(sub)
+        raw, _, _, _, info = env.step(actions)
+        done = np.flatnonzero(info["done"] & recording)
+        if len(done):
+            at = np.searchsorted(np.flatnonzero(info["done"]), done)
+            success[done], length[done] = info["success"][at], info["episode_length"][at]
+            returns[done] = info["episode_return"][at]
+            recording[done] = False
+    return success, returns, length
+
+
+# -- the score --------------------------------------------------------------------------------
+def normalized(score: np.ndarray, random: float, planner: float) -> np.ndarray | None:
+    """100 x (score - random) / (planner - random) per episode; None when the two baselines
+    tie (no scale to measure on)."""
+    if abs(planner - random) < 1e-9:
+        return None
+    return 100.0 * (np.asarray(score, float) - random) / (planner - random)
+
+
+def mean_se(values: np.ndarray) -> tuple[float, float]:
+    values = np.asarray(values, float)
+    se = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+    return float(values.mean()), se
+
+
+def progress(kind: str, played: Episodes, random: Episodes, planner: Episodes) -> dict:
+    """The progress score of `played` (mean clipped to 0..100, its standard error, the raw mean)."""
+    if kind == GOAL:
+        values = 100.0 * played.success
+    else:
+        values = normalized(played.score, float(random.score.mean()), float(planner.score.mean()))
+        if values is None:
+            return {"progress": None, "progress_se": None, "progress_raw": None}
+    mean, se = mean_se(values)
+    return {"progress": float(np.clip(mean, 0.0, 100.0)), "progress_se": se, "progress_raw": mean}
+
+
+# -- baselines --------------------------------------------------------------------------------
+def code_digest() -> str:
+    """A digest of the code the baselines depend on: the engine and the planners."""
+    h = hashlib.sha256()
+    files = sorted((ROOT / "worlds").rglob("*.py")) + sorted((ROOT / "agents" / "planners").glob("*.py"))
+    for path in [*files, ROOT / "agents" / "random_agent.py"]:
+        h.update(path.relative_to(ROOT).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def baselines(
+    scenario: Scenario, episodes: int, seed: int, worlds: int, cache: Path | None, team: int = 0
+) -> tuple[dict[str, Episodes], bool]:
+    """Random legal actions and the planner on the evaluated team, the planner opposite, on the
+    given seeds: ({"random": ..., "planner": ...}, whether they came from the cache)."""
+    from agents.planners import make_planner
+    from agents.random_agent import RandomAgent
+    from arena.records.record import scenario_config
+
+    config = json.dumps(scenario_config(scenario), sort_keys=True, default=str)
+    key = f"{scenario.name}|{config}|team={team}|episodes={episodes}|seed={seed}|code={code_digest()}"
+    stored = _read_cache(cache)
+    if key in stored:
+        return {k: Episodes.from_json(v) for k, v in stored[key].items()}, True
+    out = {
+        "random": play(
+            scenario, RandomAgent(seed), make_planner(scenario, seed), episodes, seed, worlds, team
+        ),
+        "planner": play(
+            scenario, make_planner(scenario, seed), make_planner(scenario, seed), episodes, seed, worlds, team
+        ),
+    }
+    if cache is not None:
+        stored = _read_cache(cache)  # again: another eval may have written meanwhile
+        stored[key] = {k: v.to_json() for k, v in out.items()}
+        _write_cache(cache, stored)
+    return out, False
+
+
+def _read_cache(path: Path | None) -> dict:
+    if path is None or not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}  # a broken cache is only a cache: measure again and rewrite it
+    return data if isinstance(data, dict) and data.get("format") == "lm-eval-baselines" else {}
+
+
+def _write_cache(path: Path, stored: dict) -> None:
+    from agents.files import write_atomic
+
+    stored["format"] = "lm-eval-baselines"
+    text = json.dumps(stored, separators=(",", ":"))
+    write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+
+# -- one scenario -----------------------------------------------------------------------------
+@dataclass
+class ScenarioResult:
+    """What `evaluate` found in one scenario (`played` None when the seat cannot play it)."""
+
+    label: str
+    scenario: Scenario
+    seed: int  # world b played seed + b
+    played: Episodes | None
+    baselines: dict[str, Episodes]
+    report: dict
+
+
+def parse_scenarios(text: str) -> list[tuple[str, Scenario]]:
+    """`all` or `maze_v0,tag_v0:size=11` -> [(label, scenario)]."""
+    from arena.training.loop import parse_scenario
+
+    items = list(SCENARIOS) if text.strip() == "all" else [s.strip() for s in text.split(",") if s.strip()]
+    if not items:
+        raise ValueError("--scenarios: name at least one scenario, or all")
+    return [(item, parse_scenario(item)) for item in items]
+
+
+def evaluate(
+    spec: str,
+    label: str,
+    scenario: Scenario,
+    episodes: int,
+    seed: int = 0,
+    worlds: int = 64,
+    device: str = "auto",
+    cache: Path | None = DEFAULT_CACHE,
+) -> ScenarioResult:
+    """Play `spec` on the scenario's first team (the planner opposite) and measure it."""
+    from agents.planners import make_planner
+    from agents.registry import make_controller
+
+    first = EVAL_SEED + seed
+    mine, others = evaluated_agents(scenario)
+    kind = metric(scenario)
+    start = time.perf_counter()
+    base, cached = baselines(scenario, episodes, first, worlds, cache)
+    report = {
+        "scenario": label,
+        "name": scenario.name,
+        "metric": kind,
+        "score_is": SCORED.get(scenario.name, "success (0/1)"),
+        "agents": [scenario.agent_names[i] for i in mine],
+        "opponents": "planner" if len(others) else None,
+        "opponent_agents": [scenario.agent_names[i] for i in others],
+        "episodes": episodes,
+        "seeds": [first, first + episodes - 1],
+        "baselines_cached": cached,
+    }
+    for who, eps in base.items():
+        report[who] = _summary(eps) | {"progress": progress(kind, eps, **base)["progress"]}
+    try:
+        controller = make_controller(spec, scenario, seed=seed, device=device)
+    except ValueError as err:  # e.g. a tokenizer that cannot spell the scenario's actions
+        from arena.cli import one_line
+
+        report |= {"playable": False, "reason": one_line(err), "progress": None, "progress_se": None}
+        report["seconds"] = time.perf_counter() - start
+        return ScenarioResult(label, scenario, first, None, base, report)
+    meter = Meter(controller)
+    played = play(scenario, meter, make_planner(scenario, seed), episodes, first, worlds)
+    tokens = meter.tokens.totals() if meter.tokens is not None else None
+    report |= {"playable": True, "reason": None} | progress(kind, played, **base) | _summary(played)
+    report |= {
+        "decisions": meter.decisions,
+        "decisions_per_s": meter.decisions / max(meter.seconds, 1e-9),
+        "tokens": tokens,
+        "tokens_per_decision": (
+            {k: v / max(meter.decisions, 1) for k, v in tokens.items()} if tokens is not None else None
+        ),
+        "seconds": time.perf_counter() - start,
+    }
+    return ScenarioResult(label, scenario, first, played, base, report)
+
+
+def _summary(eps: Episodes) -> dict:
+    success, success_se = mean_se(eps.success)
+    score, score_se = mean_se(eps.score)
+    return {
+        "success": success,
+        "success_se": success_se,
+        "score": score,
+        "score_se": score_se,
+        "length": float(eps.length.mean()),
+    }
+
+
+def overall(reports: list[dict]) -> dict:
+    """The mean progress over the scenarios, one that the seat cannot play counting 0 (as BALROG
+    averages over every environment), and over the played ones alone."""
+    values = [r["progress"] for r in reports]
+    played = [v for v, r in zip(values, reports, strict=True) if r["playable"] and v is not None]
+    everyone = [0.0 if v is None else v for v in values]
+    return {
+        "progress": float(np.mean(everyone)) if everyone else None,
+        "progress_se": float(np.sqrt(sum(r["progress_se"] ** 2 for r in reports if r["progress_se"])))
+        / max(len(reports), 1),
+        "progress_played": float(np.mean(played)) if played else None,
+        "scenarios": len(reports),
+        "played": len(played),
+    }
