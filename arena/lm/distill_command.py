@@ -216,7 +216,7 @@ def measure(args, scenario, team: int, teacher, model, tokenizer, heldout) -> di
     first = lm_eval.EVAL_SEED + args.seed
     base = None
     if team == 0:
-        base = lm_eval.baselines(scenario, args.episodes, first, 64, lm_eval.DEFAULT_CACHE)[0]
+        base = lm_eval.baselines(scenario, args.episodes, first, 64, lm_eval.DEFAULT_CACHE, seed=args.seed)[0]
 
     def result(controller) -> dict:
         played = lm_eval.play(

@@ -39,6 +39,9 @@ GOAL, SCORE = "success", "score"
 SCORED = {"flags_v0": "captures (team return)", "harvest_v0": "collective return"}
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE = Path("out") / "lm_eval" / "baselines.json"
+# the figures of a scenario the seat cannot play: None
+UNPLAYED = ("progress", "progress_se", "progress_raw", "success", "success_se", "score", "score_se", "length")
+UNPLAYED += ("decisions", "decisions_per_s", "tokens", "tokens_per_decision")
 
 
 def metric(scenario: Scenario) -> str:
@@ -65,8 +68,8 @@ class Episodes:
     def to_json(self) -> dict:
         return {
             "success": self.success.astype(int).tolist(),
-            "score": [round(float(x), 6) for x in self.score],
-            "returns": np.round(self.returns, 6).tolist(),
+            "score": self.score.astype(float).tolist(),  # full precision: the cache gives back the same
+            "returns": self.returns.astype(float).tolist(),
             "length": self.length.astype(int).tolist(),
         }
 
@@ -118,9 +121,11 @@ class TokenCount:
         usage = getattr(controller, "token_usage", None)
         if callable(usage):
             return cls(_start=dict(usage()), _usage=usage)
+        scorer = getattr(controller, "scorer", None)
+        if scorer is None:
+            return None  # not a language model (and transformers stays unimported)
         from agents.lm.scoring import Scorer
 
-        scorer = getattr(controller, "scorer", None)
         if not isinstance(scorer, Scorer):
             return None
         count = cls()
@@ -235,25 +240,40 @@ def code_digest() -> str:
 
 
 def baselines(
-    scenario: Scenario, episodes: int, seed: int, worlds: int, cache: Path | None, team: int = 0
+    scenario: Scenario,
+    episodes: int,
+    first: int,
+    worlds: int,
+    cache: Path | None,
+    team: int = 0,
+    seed: int = 0,
 ) -> tuple[dict[str, Episodes], bool]:
-    """Random legal actions and the planner on the evaluated team, the planner opposite, on the
-    given seeds: ({"random": ..., "planner": ...}, whether they came from the cache)."""
+    """Random legal actions and the planner on the evaluated team, the planner opposite, in
+    worlds seeded `first + b`, every controller seeded `seed` (as the evaluated seat is, so a
+    `random` or `planner` seat replays its baseline exactly): ({"random": ..., "planner": ...},
+    whether they came from the cache)."""
     from agents.planners import make_planner
     from agents.random_agent import RandomAgent
     from arena.records.record import scenario_config
 
     config = json.dumps(scenario_config(scenario), sort_keys=True, default=str)
-    key = f"{scenario.name}|{config}|team={team}|episodes={episodes}|seed={seed}|code={code_digest()}"
+    key = (
+        f"{scenario.name}|{config}|team={team}|episodes={episodes}|first={first}|seed={seed}|{code_digest()}"
+    )
     stored = _read_cache(cache)
     if key in stored:
         return {k: Episodes.from_json(v) for k, v in stored[key].items()}, True
+    opponent = make_planner(scenario, seed)
     out = {
-        "random": play(
-            scenario, RandomAgent(seed), make_planner(scenario, seed), episodes, seed, worlds, team
-        ),
+        "random": play(scenario, RandomAgent(seed), opponent, episodes, first, worlds, team),
         "planner": play(
-            scenario, make_planner(scenario, seed), make_planner(scenario, seed), episodes, seed, worlds, team
+            scenario,
+            make_planner(scenario, seed),
+            make_planner(scenario, seed),
+            episodes,
+            first,
+            worlds,
+            team,
         ),
     }
     if cache is not None:
@@ -322,7 +342,7 @@ def evaluate(
     mine, others = evaluated_agents(scenario)
     kind = metric(scenario)
     start = time.perf_counter()
-    base, cached = baselines(scenario, episodes, first, worlds, cache)
+    base, cached = baselines(scenario, episodes, first, worlds, cache, seed=seed)
     report = {
         "scenario": label,
         "name": scenario.name,
@@ -342,7 +362,7 @@ def evaluate(
     except ValueError as err:  # e.g. a tokenizer that cannot spell the scenario's actions
         from arena.cli import one_line
 
-        report |= {"playable": False, "reason": one_line(err), "progress": None, "progress_se": None}
+        report |= {"playable": False, "reason": one_line(err)} | dict.fromkeys(UNPLAYED)
         report["seconds"] = time.perf_counter() - start
         return ScenarioResult(label, scenario, first, None, base, report)
     meter = Meter(controller)
