@@ -22,7 +22,6 @@ from pathlib import Path
 from arena.options import positive_float, positive_int
 
 OUT_ROOT = Path("out") / "lm_distill"
-HELDOUT_SEED = 7_000_000  # held-out states come from worlds seeded far from the training ones
 
 
 def add_parser(cmds) -> None:
@@ -143,6 +142,7 @@ def distill(args, scenario, label: str, log=print):
     """Collect, train over the rounds, and measure; returns (student model, tokenizer, report)."""
     from agents.checkpoint import pick_device
     from agents.lm import teacher as lm_teacher
+    from agents.lm.distill import HELDOUT_SEED  # held-out states: worlds seeded far from training's
     from agents.lm.policy import LMController
     from agents.planners import make_planner
     from arena.lm.eval import evaluated_agents

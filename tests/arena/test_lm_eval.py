@@ -149,3 +149,12 @@ def test_bad_requests_fail_with_one_clear_line(tmp_path, capsys):
     assert "not both" in capsys.readouterr().err
     assert main(["lm", "eval", "--scenarios", "nowhere_v0", "--baselines", "none"]) == 2
     assert "unknown scenario" in capsys.readouterr().err
+
+
+def test_any_seat_spec_plays_a_checkpoint_where_it_fits_and_is_refused_elsewhere(capsys):
+    ckpt = "assets/checkpoints/maze_v0_agents.safetensors"
+    args = ["lm", "eval", "--seat-spec", ckpt, "--scenarios", f"{MAZE},{FLAGS}", "--episodes", "2"]
+    assert main([*args, "--baselines", "none", "--threads", "1", "--device", "cpu", "--json"]) == 0
+    maze, flags = json.loads(capsys.readouterr().out)["scenarios"]
+    assert maze["playable"] and maze["tokens"] is None and maze["decisions"] > 0  # no tokens: not an LM
+    assert not flags["playable"] and ckpt in flags["reason"] and "views" in flags["reason"]
