@@ -99,7 +99,7 @@ def eval_command(args) -> int:
 
 
 COLUMNS = (
-    f"{'scenario':<16} | {'evaluated (opponents)':<28} | {'progress':>12} | {'success':>7} | "
+    f"{'scenario':<16} | {'evaluated team (agents)':<34} | {'progress':>12} | {'success':>7} | "
     f"{'score (random / planner)':>26} | {'dec/s':>6} | {'tok/dec':>7} | {'s':>5}"
 )
 
@@ -114,27 +114,20 @@ def header(spec: str, args) -> str:
 
 
 def row_line(r: dict) -> str:
-    who = ",".join(_short(r["agents"]))
+    who = f"{r['team']} ({len(r['agents'])})"
     if r["opponents"]:
-        who += f" (planner: {','.join(_short(r['opponent_agents']))})"
-    base = f"{r['random']['score']:.2f} / {r['planner']['score']:.2f}"
+        who += f" vs planner {r['opponent_team']} ({len(r['opponent_agents'])})"
     if not r["playable"]:
         reason = r["reason"] if len(r["reason"]) <= 60 else r["reason"][:57] + "..."
-        return f"{r['scenario']:<16} | {who:<28} | {'cannot play':>12} | {reason}"
+        return f"{r['scenario']:<16} | {who:<34} | {'cannot play':>12} | {reason}"
+    base = f"{r['random']['score']:.2f} / {r['planner']['score']:.2f}"
     prog = "n/a" if r["progress"] is None else f"{r['progress']:.1f} ± {r['progress_se']:.1f}"
     tokens = r["tokens_per_decision"]
     tok = "-" if tokens is None else f"{tokens['prompt'] + tokens['generated']:.0f}"
     return (
-        f"{r['scenario']:<16} | {who:<28} | {prog:>12} | {r['success']:>7.2f} | "
+        f"{r['scenario']:<16} | {who:<34} | {prog:>12} | {r['success']:>7.2f} | "
         f"{r['score']:>7.2f} ({base:>16}) | {r['decisions_per_s']:>6.0f} | {tok:>7} | {r['seconds']:>5.1f}"
     )
-
-
-def _short(names: list[str]) -> list[str]:
-    """agent_0,agent_1 -> agent_0..1 when there are more than two."""
-    if len(names) <= 2:
-        return names
-    return [f"{names[0]}..{names[-1].rsplit('_', 1)[-1]}"]
 
 
 def footer(report: dict) -> str:

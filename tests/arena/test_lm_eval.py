@@ -82,6 +82,7 @@ def test_json_report_of_the_shipped_model_with_the_baseline_cache(tmp_path, caps
         assert row["tokens"]["candidates"] == row["decisions"] * len(parse_scenario(row["scenario"]).actions)
         assert set(row["random"]) >= {"success", "score", "progress"} and row["baselines_cached"] is False
     assert tag["agents"] == ["hunter_0", "hunter_1"] and tag["opponents"] == "planner"
+    assert tag["team"] == "hunters" and tag["opponent_team"] == "runners" and maze["opponent_team"] is None
     assert tag["opponent_agents"] == ["runner_0", "runner_1"]
     # the shipped tokenizer cannot spell keys_v0's actions: reported, counted 0 in the overall mean
     assert not keys["playable"] and "pickup" in keys["reason"] and keys["progress"] is None
@@ -101,7 +102,7 @@ def test_table_names_the_opponents_and_what_cannot_be_played(tmp_path, capsys):
     args = ["lm", "eval", "--scenarios", f"{TAG},forage_v0", "--episodes", "2", "--baselines", "none"]
     assert main([*args, "--threads", "1", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert "opponents: the planner" in out and "hunter_0,hunter_1 (planner: runner_0,runner_1)" in out
+    assert "opponents: the planner" in out and "hunters (2) vs planner runners (2)" in out
     assert "cannot play" in out and "'collect'" in out and "overall progress" in out
 
 
