@@ -280,7 +280,7 @@ def table(report: dict) -> str:
         f"({report['seconds']:.0f} s; agreement: the student's best action is one of the teacher's most "
         f"likely, on {report['heldout_states']} held-out states)"
     )
-    return "\n".join(lines)
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _num(x) -> str:
