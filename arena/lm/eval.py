@@ -190,9 +190,9 @@ def baselines(
     key = (
         f"{scenario.name}|{config}|team={team}|episodes={episodes}|first={first}|seed={seed}|{code_digest()}"
     )
-    stored = _read_cache(cache)
-    if key in stored:
-        return {k: Episodes.from_json(v) for k, v in stored[key].items()}, True
+    kept = _cached(_read_cache(cache).get(key), episodes, scenario.num_agents)
+    if kept is not None:
+        return kept, True
     opponent = make_planner(scenario, seed)
     out = {
         "random": play(scenario, RandomAgent(seed), opponent, episodes, first, worlds, team),
@@ -211,6 +211,16 @@ def baselines(
         stored[key] = {k: v.to_json() for k, v in out.items()}
         _write_cache(cache, stored)
     return out, False
+
+
+def _cached(entry, episodes: int, num_agents: int) -> dict[str, Episodes] | None:
+    """A cache entry's baselines, or None when it is missing or not what this code writes."""
+    try:
+        out = {who: Episodes.from_json(entry[who]) for who in ("random", "planner")}
+    except (KeyError, TypeError, ValueError):
+        return None
+    shapes = [(len(e.success), len(e.score), e.returns.shape, len(e.length)) for e in out.values()]
+    return out if all(s == (episodes, episodes, (episodes, num_agents), episodes) for s in shapes) else None
 
 
 def _read_cache(path: Path | None) -> dict:

@@ -159,3 +159,19 @@ def test_any_seat_spec_plays_a_checkpoint_where_it_fits_and_is_refused_elsewhere
     maze, flags = json.loads(capsys.readouterr().out)["scenarios"]
     assert maze["playable"] and maze["tokens"] is None and maze["decisions"] > 0  # no tokens: not an LM
     assert not flags["playable"] and ckpt in flags["reason"] and "views" in flags["reason"]
+
+
+def test_a_broken_baseline_cache_is_measured_again_and_rewritten(tmp_path):
+    scenario = parse_scenario(MAZE)
+    cache = tmp_path / "baselines.json"
+    fresh, cached = lm_eval.baselines(scenario, 3, lm_eval.EVAL_SEED, 64, cache)
+    assert not cached and lm_eval.baselines(scenario, 3, lm_eval.EVAL_SEED, 64, cache)[1]
+    stored = json.loads(cache.read_text())
+    (key,) = [k for k in stored if k != "format"]
+    for broken in ({"random": {"success": [1]}}, {"random": "x", "planner": 3}):
+        cache.write_text(json.dumps(stored | {key: broken}))
+        again, cached = lm_eval.baselines(scenario, 3, lm_eval.EVAL_SEED, 64, cache)
+        assert not cached and again["planner"].to_json() == fresh["planner"].to_json()
+    cache.write_text("{not json")
+    assert not lm_eval.baselines(scenario, 3, lm_eval.EVAL_SEED, 64, cache)[1]
+    assert json.loads(cache.read_text())["format"] == "lm-eval-baselines"  # rewritten whole
