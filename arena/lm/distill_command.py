@@ -19,9 +19,34 @@ import json
 import time
 from pathlib import Path
 
-from arena.options import positive_float, positive_int
+from arena.options import add_threads_option, positive_int, seed_int, set_threads
+from worlds.errors import ConfigError
 
 OUT_ROOT = Path("out") / "lm_distill"
+# the distillation's hyper-parameters (`--hp K=V`): AdamW's learning rate, training epochs after
+# each round, minibatch size, and the share of random legal actions while the teacher plays
+HYPER = {"lr": 1e-3, "epochs": 3, "batch_size": 64, "epsilon": 0.2}
+
+
+def check_hyper(pairs: list[str]) -> dict:
+    """`--hp` pairs over the defaults, each checked (a ConfigError names the option)."""
+    from arena.training.loop import parse_pairs
+
+    given = parse_pairs(pairs, "--hp")
+    unknown = sorted(set(given) - set(HYPER))
+    if unknown:
+        raise ConfigError(f"--hp {unknown[0]}: unknown; distillation takes {', '.join(HYPER)}")
+    hyper = HYPER | given
+    for key, low, high in (("lr", 0.0, 1.0), ("epsilon", 0.0, 1.0)):
+        value = hyper[key]
+        if not isinstance(value, (int, float)) or not low <= value <= high or (key == "lr" and value == 0):
+            raise ConfigError(
+                f"--hp {key} must be a number in {'(0' if key == 'lr' else '[0'}, {high}], got {value!r}"
+            )
+    for key in ("epochs", "batch_size"):
+        if not isinstance(hyper[key], int) or isinstance(hyper[key], bool) or hyper[key] < 1:
+            raise ConfigError(f"--hp {key} must be a whole number >= 1, got {hyper[key]!r}")
+    return hyper
 
 
 def add_parser(cmds) -> None:
@@ -44,25 +69,26 @@ def add_parser(cmds) -> None:
     d.add_argument("--steps", type=positive_int, default=4096, help="env steps of collection, all rounds")
     d.add_argument("--worlds", type=positive_int, default=16)
     d.add_argument("--rounds", type=positive_int, default=2, help="1: the teacher plays; more: DAgger rounds")
-    d.add_argument("--epsilon", type=float, default=0.2, help="random legal actions while the teacher plays")
-    d.add_argument("--epochs", type=positive_int, default=3, help="training epochs after each round")
-    d.add_argument("--lr", type=positive_float, default=1e-3)
+    d.add_argument(
+        "--hp",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in HYPER.items()),
+    )
     d.add_argument("--episodes", type=positive_int, default=64, help="evaluation episodes, before and after")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--threads", type=positive_int, default=None)
-    d.add_argument("--device", default="auto")
+    d.add_argument("--seed", type=seed_int, default=0)
+    add_threads_option(d)
+    d.add_argument("--device", default="auto", help="auto (cuda if torch sees one), cpu or cuda")
     d.add_argument("--out", default=None, help=f"model folder to write (default {OUT_ROOT}/SCENARIO-TEACHER)")
     d.add_argument("--json", action="store_true", help="print the report as JSON")
     d.set_defaults(func=distill_command)
 
 
 def distill_command(args) -> int:
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if not 0.0 <= args.epsilon <= 1.0:
-        raise ValueError(f"--epsilon must be within 0..1, got {args.epsilon}")
+    set_threads(args.threads)
+    args.hyper = check_hyper(args.hp)
     scenario, label = teacher_scenario(args.teacher, args.scenario)
     out = out_folder(args.out, scenario.name, args.teacher)
     say = (lambda _: None) if args.json else (lambda line: print(line, flush=True))
@@ -114,10 +140,7 @@ def out_folder(out: str | None, scenario: str, teacher: str) -> Path:
 
 
 def make_teacher(spec: str, scenario, seed: int, device: str):
-    if Path(spec).is_file():
-        from agents.registry import load_controller
-
-        return load_controller(spec, device=device, scenario=scenario)
+    """The teacher: any seat spec (a checkpoint is checked against the scenario's views)."""
     from agents.registry import make_controller
 
     return make_controller(spec, scenario, seed=seed, device=device)
@@ -148,6 +171,7 @@ def distill(args, scenario, label: str, log=print):
     from arena.lm.eval import evaluated_agents
 
     start = time.perf_counter()
+    hyper = getattr(args, "hyper", None) or check_hyper(args.hp)
     device = pick_device(args.device)
     team = team_index(scenario, args.team)
     mine, _ = evaluated_agents(scenario, team)
@@ -158,7 +182,7 @@ def distill(args, scenario, label: str, log=print):
     def gather(seed: int, steps: int, actor=None):
         return lm_teacher.collect(
             scenario, teacher, mine, opponent, args.worlds, steps, seed,
-            epsilon=args.epsilon if actor is None else 0.0, actor=actor, target=args.target,
+            epsilon=hyper["epsilon"] if actor is None else 0.0, actor=actor, target=args.target,
         )  # fmt: skip
 
     corpus = gather(args.seed, per_round)
@@ -179,21 +203,28 @@ def distill(args, scenario, label: str, log=print):
             actor = LMController(model, tokenizer, scenario, seed=args.seed + r)
             corpus = corpus + gather(args.seed + 100_000 * r, per_round, actor)
         losses = lm_teacher.train(
-            model, tokenizer, scenario.actions, corpus, args.epochs, lr=args.lr, seed=args.seed + r, log=log
-        )
+            model, tokenizer, scenario.actions, corpus, hyper["epochs"], hyper["batch_size"], hyper["lr"],
+            seed=args.seed + r, log=log,
+        )  # fmt: skip
         history.append({"round": r, "states": len(corpus), "losses": losses})
         log(f"round {r + 1}/{args.rounds}: {len(corpus)} states, KL {losses[-1]:.4f}")
     after = measure(args, scenario, team, None, model, tokenizer, heldout)
     report = {
         "scenario": label, "name": scenario.name, "team": scenario.team_names[team],
         "teacher": args.teacher, "student": args.student, "target": args.target, "seed": args.seed,
-        "steps": args.steps, "worlds": args.worlds, "rounds": args.rounds, "epsilon": args.epsilon,
-        "epochs": args.epochs, "lr": args.lr, "episodes": args.episodes, "heldout_states": len(heldout),
+        "steps": args.steps, "worlds": args.worlds, "rounds": args.rounds, "hyper": hyper,
+        "episodes": args.episodes, "heldout_states": len(heldout), "torch_threads": _torch_threads(),
         "words_added": added, "history": history, "teacher_play": before["teacher"],
         "before": _without(before, "teacher"), "after": after,
         "seconds": round(time.perf_counter() - start, 1),
     }  # fmt: skip
     return model, tokenizer, report
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def team_index(scenario, name: str | None) -> int:
@@ -297,7 +328,8 @@ def card(report: dict, folder: Path) -> str:
 
 Built by `arena lm distill --teacher {report["teacher"]} --scenario {report["name"]} --seed {report["seed"]}`
 (student `{report["student"]}`, target `{report["target"]}`, {report["steps"]} env steps in {report["rounds"]}
-rounds, {report["epochs"]} epochs a round, lr {report["lr"]}; {report["seconds"]:.0f} s). It plays team
+rounds, hyper-parameters {json.dumps(report["hyper"])}; {report["seconds"]:.0f} s, {report["torch_threads"]}
+torch threads). It plays team
 `{report["team"]}` of {report["scenario"]}; words added to the vocabulary:
 {", ".join(report["words_added"]) or "none"}.
 

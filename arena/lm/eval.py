@@ -276,6 +276,7 @@ def evaluate(
 ) -> ScenarioResult:
     """Play `spec` on the scenario's first team (the planner opposite) and measure it."""
     from agents.planners import make_planner
+    from agents.registry import make_controller
 
     first = EVAL_SEED + seed
     mine, others = evaluated_agents(scenario)
@@ -299,7 +300,7 @@ def evaluate(
     for who, eps in base.items():
         report[who] = _summary(eps) | {"progress": progress(kind, eps, **base)["progress"]}
     try:
-        meter = Meter(seat_controller(spec, scenario, seed, device))
+        meter = Meter(make_controller(spec, scenario, seed=seed, device=device))
         played = play(scenario, meter, make_planner(scenario, seed), episodes, first, worlds)
     except ValueError as err:  # a tokenizer that cannot spell an action, a checkpoint of other views
         from arena.cli import one_line
@@ -319,16 +320,6 @@ def evaluate(
         "seconds": time.perf_counter() - start,
     }
     return ScenarioResult(label, scenario, first, played, base, report)
-
-
-def seat_controller(spec: str, scenario: Scenario, seed: int, device: str = "auto"):
-    """The evaluated seat's controller: a checkpoint file checked against the scenario's views
-    and actions, any other spec from the registry."""
-    from agents.registry import load_controller, make_controller
-
-    if Path(spec).is_file():
-        return load_controller(spec, device=device, scenario=scenario)
-    return make_controller(spec, scenario, seed=seed, device=device)
 
 
 def _summary(eps: Episodes) -> dict:

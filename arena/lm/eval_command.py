@@ -13,7 +13,7 @@ import platform
 from pathlib import Path
 
 from arena.lm import eval as lm_eval
-from arena.options import positive_int
+from arena.options import add_threads_option, positive_int, seed_int, set_threads
 
 
 def add_parser(cmds) -> None:
@@ -28,8 +28,10 @@ def add_parser(cmds) -> None:
     ev.add_argument("--scenarios", default="all", help="all, or SCENARIO[:K=V...] comma-separated")
     ev.add_argument("--episodes", type=positive_int, default=32, help="seeded episodes per scenario")
     ev.add_argument("--worlds", type=positive_int, default=64, help="episodes played at once")
-    ev.add_argument("--seed", type=int, default=0, help=f"world b is seeded {lm_eval.EVAL_SEED:,} + seed + b")
-    ev.add_argument("--threads", type=positive_int, default=None, help="torch CPU threads")
+    ev.add_argument(
+        "--seed", type=seed_int, default=0, help=f"world b is seeded {lm_eval.EVAL_SEED:,} + seed + b"
+    )
+    add_threads_option(ev)
     ev.add_argument("--device", default="auto", help="auto (cuda if torch sees one), cpu or cuda")
     ev.add_argument(
         "--baselines",
@@ -55,8 +57,7 @@ def eval_command(args) -> int:
     spec = seat_spec(args)
     if args.ladder and not args.name:
         raise ValueError("--ladder needs --name NAME, the player's name in the ladder")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     cache = None if args.baselines.lower() in ("", "none") else Path(args.baselines)
     scenarios = lm_eval.parse_scenarios(args.scenarios)
     results = []

@@ -21,19 +21,7 @@ SCENARIO = "keys_v0:max_cycles=12"
 def test_distill_a_checkpoint_into_the_shipped_model_and_evaluate_the_student(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the default --out and the baseline cache go under ./out
     args = ["lm", "distill", "--teacher", str(KEYS_PPO), "--scenario", SCENARIO, "--steps", "64"]
-    args += [
-        "--worlds",
-        "8",
-        "--epochs",
-        "1",
-        "--episodes",
-        "2",
-        "--threads",
-        "1",
-        "--device",
-        "cpu",
-        "--json",
-    ]
+    args += "--worlds 8 --hp epochs=1 --episodes 2 --threads 1 --device cpu --json".split()
     assert main(args) == 0
     report = json.loads(capsys.readouterr().out)
     out = Path(report["out"])
@@ -44,6 +32,7 @@ def test_distill_a_checkpoint_into_the_shipped_model_and_evaluate_the_student(tm
     assert json.loads((out / "training.json").read_text())["teacher"] == str(KEYS_PPO)
     assert {"pickup", "drop", "toggle"} <= set(report["words_added"])
     assert report["team"] == "agents" and report["rounds"] == 2 and len(report["history"]) == 2
+    assert report["hyper"] == {"lr": 1e-3, "epochs": 1, "batch_size": 64, "epsilon": 0.2}
     assert report["history"][1]["states"] > report["history"][0]["states"]  # the DAgger round added states
     for when in ("before", "after"):
         m = report[when]
@@ -68,3 +57,10 @@ def test_the_shipped_models_folder_is_never_the_default_or_a_target(tmp_path, ca
     assert "--scenario is needed" in capsys.readouterr().err
     assert main(["lm", "distill", "--teacher", "planner", "--scenario", "tag_v0", "--team", "bats"]) == 2
     assert "tag_v0 has teams hunters, runners" in capsys.readouterr().err
+    for bad, words in (
+        ("lr=0", "--hp lr must be"),
+        ("epochs=1.5", "--hp epochs must be"),
+        ("temp=2", "--hp temp"),
+    ):
+        assert main(["lm", "distill", "--teacher", "planner", "--scenario", "maze_v0", "--hp", bad]) == 2
+        assert words in capsys.readouterr().err
