@@ -164,12 +164,7 @@ def train(
     loss of each epoch. Shuffling comes from `seed`."""
     scorer = union_scorer(model, tokenizer)
     rng = np.random.default_rng(seed)
-    steps = epochs * -(-len(corpus) // batch_size)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
-    warm = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / steps)))
-    )
+    opt, sched = optimizer(model, lr, epochs * -(-len(corpus) // batch_size))
     labels = torch.as_tensor(corpus.labels)
     model.train()
     losses = []
@@ -192,6 +187,16 @@ def train(
             log(f"epoch {epoch + 1}/{epochs}: loss {losses[-1]:.4f}")
     model.eval()
     return losses
+
+
+def optimizer(model, lr: float, steps: int):
+    """AdamW with a linear warm-up over the first 5% of `steps`, then cosine decay: (opt, sched)."""
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    warm = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + np.cos(np.pi * min(1.0, s / steps)))
+    )
+    return opt, sched
 
 
 HELDOUT_SEED = 7_000_000  # held-out episodes are seeded far from every training episode

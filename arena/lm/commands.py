@@ -127,9 +127,10 @@ def drive(learner, scenario: Scenario, num_worlds: int, steps: int, seed: int, l
 
 
 # -- writing the model -------------------------------------------------------------------------
-def write_model_dir(model, tokenizer, report: dict, out: Path) -> Path:
+def write_model_dir(model, tokenizer, report: dict, out: Path, card=None) -> Path:
     """Save a model folder (transformers format + model card + training.json) in one move: it
-    is written beside `out` and renamed into place, so `out` is never half written."""
+    is written beside `out` and renamed into place, so `out` is never half written. `card(report,
+    folder)` writes the card's text (default: the distilled default model's, `model_card`)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
@@ -137,7 +138,7 @@ def write_model_dir(model, tokenizer, report: dict, out: Path) -> Path:
         model.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "training.json").write_text(json.dumps(report, indent=2) + "\n")
-        (tmp / "README.md").write_text(model_card(report, tmp))
+        (tmp / "README.md").write_text((card or model_card)(report, tmp))
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700 and safetensors files 0600: normal ones
@@ -309,6 +310,11 @@ def add_parser(sub) -> None:
     cont.add_argument("--device", default="auto")
     cont.add_argument("--threads", type=int, default=None)
     cont.set_defaults(func=continual_command)
+
+    from arena.lm import distill_command, eval_command
+
+    eval_command.add_parser(cmds)  # arena lm eval
+    distill_command.add_parser(cmds)  # arena lm distill
 
 
 def _threads(n: int | None) -> None:
