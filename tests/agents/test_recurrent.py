@@ -41,7 +41,9 @@ def test_the_core_state_restarts_where_an_episode_starts_and_carries_on_elsewher
     mixed = carried = 0
     for _ in range(30):
         obs = Observations.of_batch(MAZE2, env.world, raw, range(2))
-        before = agent.hidden.clone() if agent.hidden is not None else torch.zeros((6, 2, agent.net.state_size))
+        before = (
+            agent.hidden.clone() if agent.hidden is not None else torch.zeros((6, 2, agent.net.state_size))
+        )
         actions = agent.act(obs)
         starts = torch.as_tensor(obs.steps() == 0)
         mine = before[obs.world, obs.agent]
