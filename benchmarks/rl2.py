@@ -50,8 +50,10 @@ def main(argv: list[str] | None = None) -> None:
         start = time.perf_counter()
         if not args.skip_training:
             tag = f"  [{core}]"
-            train_rl2(args.family, args.steps, path, seed=args.seed, trials=args.trials, worlds=args.worlds,
-                      hp=hp | {"core": core}, log=lambda line, tag=tag: print(tag, line, flush=True))  # fmt: skip
+            train_rl2(
+                args.family, args.steps, path, seed=args.seed, trials=args.trials, worlds=args.worlds,
+                hp=hp | {"core": core}, log=lambda line, tag=tag: print(tag, line, flush=True),
+            )  # fmt: skip
         trained = time.perf_counter() - start
         per_task = [adapt_rl2(path, task, args.trials, args.episodes, seed=k) for k, task in enumerate(tasks)]
         rows.append((core, np.mean(per_task, 0), trained, time.perf_counter() - start - trained))
