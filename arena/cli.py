@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
+import warnings
 from pathlib import Path
 
 import worlds
-from agents.random_agent import RandomAgent
 from arena import bench
-from arena.episode import play_episode, save_gif, save_png
-from arena.options import frame_stride, positive_int
+from arena.episode import save_gif, save_png
+from arena.options import add_threads_option, frame_stride, positive_int, seed_int, set_threads
 from arena.records import replay
 from arena.training import command as train_command
+from arena.training.loop import counted
 from arena.viewer import watch
 from worlds.errors import ArenaError
 
@@ -28,12 +30,36 @@ def main(argv: list[str] | None = None) -> int:
     train_command.add_parser(sub)
     __import__("arena.lm.commands").lm.commands.add_parser(sub)  # arena lm train|bench|finetune
     __import__("arena.league.cli").league.cli.add_parsers(sub)  # arena league, arena ladder
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        refuse_unknown(command_parser(parser, args), unknown)
+    warnings.formatwarning = lambda message, *rest, **kw: f"arena {args.command}: warning: {message}\n"
     try:
         return args.func(args) or 0
     except (ArenaError, ValueError, OSError) as err:  # OSError: a missing file, a full disk
         print(f"arena {args.command}: error: {one_line(err)}", file=sys.stderr)
         return 2
+
+
+def command_parser(parser: argparse.ArgumentParser, args) -> argparse.ArgumentParser:
+    """The parser of the (sub)command that was run: `arena lm finetune`'s, not `arena`'s."""
+    while True:
+        subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or getattr(args, subs[0].dest, None) not in subs[0].choices:
+            return parser
+        parser = subs[0].choices[getattr(args, subs[0].dest)]
+
+
+def refuse_unknown(parser: argparse.ArgumentParser, unknown: list[str]) -> None:
+    """Exit with the subcommand's usage and, for a misspelled flag, the flag it resembles."""
+    flags = [s for a in parser._actions for s in a.option_strings]
+    hints = []
+    for word in unknown:
+        close = difflib.get_close_matches(word.split("=")[0], flags, n=1) if word.startswith("-") else []
+        if close:
+            hints.append(close[0])
+    hint = f" (did you mean {', '.join(hints)}?)" if hints else ""
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 
 def one_line(err: BaseException) -> str:
@@ -44,39 +70,72 @@ def one_line(err: BaseException) -> str:
 
 
 def add_run_parser(sub) -> None:
-    run = sub.add_parser("run", help="play headless episodes, print results, write a GIF and a PNG")
+    run = sub.add_parser(
+        "run",
+        help="play headless episodes with the shipped trained agents; print results, write a GIF and a PNG",
+        description="Headless episodes: every team is played by its shipped checkpoint "
+        "(assets/checkpoints), or by the planner where none ships; --seat overrides.",
+        epilog="examples:\n  arena run\n  arena run tag_v0 --episodes 5\n"
+        "  arena run flags_v0 --seat east=random --config size=8",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("scenario", nargs="?", default="maze_v0", help="scenario name (default maze_v0)")
+    run.add_argument("--seat", action="append", default=[], metavar="NAME=CONTROLLER", help=SEAT_HELP)
     run.add_argument("--episodes", type=positive_int, default=3)
-    run.add_argument("--seed", type=int, default=0, help="episode k uses seed + k")
+    run.add_argument("--seed", type=seed_int, default=0, help="episode k uses seed + k")
     run.add_argument("--out", default="out", help="folder for the GIF and PNG (default ./out)")
     run.add_argument("--map", default=None, help="a map file or a name in assets/maps")
     run.add_argument("--agents", type=int, default=None, help="number of agents")
+    run.add_argument("--config", action="append", default=[], metavar="KEY=VALUE", help="scenario option")
+    add_threads_option(run)
     run.set_defaults(func=run_command)
 
 
+SEAT_HELP = "who drives an agent or a team: random, planner, lm[:MODEL], a checkpoint (repeatable)"
+
+
+def shipped_seats(scenario) -> list[str]:
+    """`TEAM=assets/checkpoints/SCENARIO_TEAM.safetensors` for every team that ships one (the
+    trained agents people should see first); the others get the planner."""
+    folder = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
+    seats = []
+    for team in scenario.team_names:
+        path = folder / f"{scenario.name}_{team}.safetensors"
+        seats.append(f"{team}={path if path.exists() else 'planner'}")
+    return seats
+
+
 def run_command(args) -> int:
-    config = {"map": args.map} if args.map else {}
-    if args.agents is not None:
-        config["num_agents"] = args.agents
-    env = worlds.make_parallel(args.scenario, render_mode="rgb_array", **config)
-    agent = RandomAgent(seed=args.seed)
-    print(
-        f"{args.scenario}: {len(env.possible_agents)} agents, random legal actions, {args.episodes} episodes"
+    from arena.match import Match
+    from arena.seats import Seating
+    from arena.viewer.watch import scenario_config
+
+    set_threads(args.threads)
+    config = scenario_config(args)
+    scenario = worlds.make_scenario(args.scenario, **config)
+    named = {pair.partition("=")[0] for pair in args.seat}
+    shipped = [pair for pair in shipped_seats(scenario) if pair.partition("=")[0] not in named]
+    seating = Seating.from_specs(scenario, shipped + args.seat, seed=args.seed)
+    match = Match(args.scenario, config, seating, seed=args.seed)
+    seats = ", ".join(
+        f"{pair.partition('=')[0]}={Path(pair.partition('=')[2]).name}" for pair in shipped + args.seat
     )
-    print(f"{'episode':>7}  {'seed':>5}  {'steps':>5}  returns")
-    first = None
-    # frames of a huge map are scaled down so that episode 0's GIF fits in memory
-    shape = env.state_space.shape[:2]
-    stride = frame_stride(shape, 32, env.scenario.max_cycles + 1)
+    episodes = f"{args.episodes} episode{'s' * (args.episodes > 1)}"
+    print(f"{args.scenario}: {counted('agent', match.agents)}; seats {seats}; {episodes}")
+    shape = match.env.state_space.shape[:2]
+    stride = frame_stride(shape, 32, scenario.max_cycles + 1)  # a huge map's frames scaled down
+    frames = []
     for k in range(args.episodes):
-        episode = play_episode(env, agent, seed=args.seed + k, keep_frames=(k == 0), stride=stride)
-        first = first or episode
-        returns = "  ".join(f"{a}={r:+.2f}({episode.ended[a][:4]})" for a, r in episode.returns.items())
-        print(f"{k:>7}  {args.seed + k:>5}  {episode.steps:>5}  {returns}")
+        match.reset(args.seed + k)
+        board = (lambda m: m.board(32)[::stride, ::stride]) if k == 0 else (lambda m: None)
+        shown = match.play(board)
+        frames = frames or shown
+        returns = "  ".join(f"{a}={r:+.2f}" for a, r in zip(match.agents, match.returns, strict=True))
+        print(f"{k:>3}  seed {args.seed + k:>4}  {match.steps:>4} steps  {match.outcome()}  ({returns})")
     out = Path(args.out)
-    gif = save_gif(first.frames, out / f"{args.scenario}.gif", fps=env.metadata["render_fps"])
-    png = save_png(first.frames[0], out / f"{args.scenario}.png")
-    print(f"wrote {gif} ({len(first.frames)} frames of episode 0) and {png} (its first frame)")
+    gif = save_gif(frames, out / f"{args.scenario}.gif", fps=match.env.metadata["render_fps"])
+    png = save_png(frames[0], out / f"{args.scenario}.png")
+    print(f"wrote {gif} ({len(frames)} frames of episode 0) and {png} (its first frame)")
     return 0
 
 

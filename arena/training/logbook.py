@@ -101,7 +101,10 @@ class Progress:
             for k, v in record.items()
             if k.endswith("/return") and v == v
         )
-        line = f"{self.label} " * bool(self.label) + f"[{bar}] {step:,}/{self.total:,} {rate:,.0f} steps/s"
+        line = (
+            f"{self.label} " * bool(self.label)
+            + f"[{bar}] {step:,}/{max(step, self.total):,} {rate:,.0f} steps/s"
+        )
         line += f"  return {returns or '-'}"
         success = record.get("success", float("nan"))
         if success == success:

@@ -44,6 +44,12 @@ def parse_pairs(items: list[str], what: str) -> dict:
     return pairs
 
 
+def counted(noun: str, names) -> str:
+    """ "team agents", "agents agent_0, agent_1": a noun that agrees with its list."""
+    names = list(names)
+    return f"{noun}{'' if len(names) == 1 else 's'} {', '.join(names)}"
+
+
 def parse_scenario(text: str) -> Scenario:
     """A scenario with variations: `maze_v0`, `maze_v0:size=7:style=rooms`."""
     name, *options = text.split(":")
@@ -74,8 +80,8 @@ def seat_plan(scenario: Scenario, teams: dict[str, str], independent: bool = Fal
     for name in teams:
         if name not in known:
             raise ValueError(
-                f"--team {name}: {scenario.name} has teams {', '.join(scenario.team_names)} "
-                f"and agents {', '.join(names)}"
+                f"--seat {name}: {scenario.name} has no seat {name!r}; name one of its "
+                f"{counted('team', scenario.team_names)} or {counted('agent', names)}"
             )
     plan = []
     for t, team in enumerate(scenario.team_names):
@@ -153,7 +159,7 @@ def make_seat(
     else:
         from agents.registry import make_controller
 
-        controller = make_controller(spec, scenario, seed=seed, device=device)
+        controller = make_controller(spec, scenario, seed=seed, device=device, learners=ALGOS + LM_ALGOS)
     config = getattr(controller, "config", None) or {}
     count = int(config.get("num_actions", actions))
     if count < actions:

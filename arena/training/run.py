@@ -1,9 +1,9 @@
 """Headless batch training: `arena train`.
 
 B batch-mode worlds of one scenario; every team (or agent) is a seat, driven by a learner
-(`--team hunters=ppo`; on a language model `--team agents=lm_ppo` or `lm_ppo:MODEL`), a checkpoint
-that keeps learning (`--team hunters=runs/x/hunters.safetensors`) or a fixed controller
-(`--team runners=random`). Each step every seat acts on its rows
+(`--seat hunters=ppo`; on a language model `--seat agents=lm_ppo` or `lm_ppo:MODEL`), a checkpoint
+that keeps learning (`--seat hunters=runs/x/hunters.safetensors`) or a fixed controller
+(`--seat runners=random`). Each step every seat acts on its rows
 (`Observations.of_batch`), the worlds step, and every learner gets its `Transition`. Around that
 loop: a progress line, logs (`arena.training.logbook`), evaluation on fixed seeds, checkpoints that hold
 the whole run (learners, worlds, random generators, log length) so that `--resume` continues a
