@@ -417,7 +417,7 @@ def test_train_command_takes_a_recurrent_core(tmp_path, capsys):
     learner = load_controller(out / "agents.safetensors")
     assert learner.hyper["core"] == "gru" and learner.hidden is None  # a seat file: no states
     code = main([
-        "train", MAZE, "--team", f"agents={out / 'agents.safetensors'}", "--worlds", "4", "--steps", "32",
+        "train", MAZE, "--seat", f"agents={out / 'agents.safetensors'}", "--worlds", "4", "--steps", "32",
         "--eval-worlds", "2", "--out", str(tmp_path / "again"), "--quiet",
     ])  # fmt: skip
     assert code == 0 and load_controller(tmp_path / "again" / "agents.safetensors").samples == 64 + 32
