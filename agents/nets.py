@@ -217,10 +217,6 @@ class RecurrentPolicyValueNet(nn.Module):
         self.policy = layer_init(nn.Linear(hidden, num_actions), gain=0.01)
         self.value = layer_init(nn.Linear(hidden, 1), gain=1.0)
 
-    def initial(self, n: int, device=None) -> torch.Tensor:
-        """The state of a row that starts an episode: zeros, float[n, state_size]."""
-        return torch.zeros((n, self.state_size), device=device)
-
     def _core(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(output, next state) of one step of the core."""
         if self.kind == "gru":

@@ -7,7 +7,8 @@ family's train tasks, the same settings but the core: RL^2's GRU (`core=gru`) an
 feed-forward policy with the same inputs (`core=none`: view, previous action and reward, trial
 flag, no memory). Then `adapt_rl2` plays each of the first `--tasks` held-out tasks
 (`worlds.tasks(family, "test", 0)`) for `--episodes` meta-episodes of `--trials` trials and the
-table gives the success after trial 1, 2, 3, ... averaged over tasks. A policy that learns in
+table gives the success after trial 1, 2, 3, ... averaged over tasks, with the mean episode
+length of each trial (a policy that remembers where the goal was gets there sooner). A policy that learns in
 context does better in later trials; a feed-forward one cannot (up to noise).
 """
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 import worlds
-from arena.meta.rl2 import adapt_rl2, train_rl2
+from arena.meta.rl2 import adapt_trials, train_rl2
 from benchmarks.learners import _pairs
 
 
@@ -55,14 +56,18 @@ def main(argv: list[str] | None = None) -> None:
                 hp=hp | {"core": core}, log=lambda line, tag=tag: print(tag, line, flush=True),
             )  # fmt: skip
         trained = time.perf_counter() - start
-        per_task = [adapt_rl2(path, task, args.trials, args.episodes, seed=k) for k, task in enumerate(tasks)]
-        rows.append((core, np.mean(per_task, 0), trained, time.perf_counter() - start - trained))
+        per_task = [
+            adapt_trials(path, task, args.trials, args.episodes, seed=k) for k, task in enumerate(tasks)
+        ]
+        success = np.mean([r["success"] for r in per_task], 0)
+        length = np.mean([r["length"] for r in per_task], 0)
+        rows.append((core, success, length, trained, time.perf_counter() - start - trained))
     print(f"RL^2 on {args.tasks} held-out {args.family} tasks, {args.episodes} meta-episodes each, "
           f"{args.steps:,} training steps, hp {hp}; torch threads {torch.get_num_threads()}")  # fmt: skip
     head = " | ".join(f"trial {k + 1}" for k in range(args.trials))
-    print(f"{'core':6} | {head} | train s | adapt s")
-    for core, success, trained, adapted in rows:
-        cells = " | ".join(f"{s:7.3f}" for s in success)
+    print(f"success by trial (mean episode length)\n{'core':6} | {head} | train s | adapt s")
+    for core, success, length, trained, adapted in rows:
+        cells = " | ".join(f"{s:.3f} ({n:4.1f})" for s, n in zip(success, length, strict=True))
         print(f"{core:6} | {cells} | {trained:7.0f} | {adapted:7.0f}")
 
 

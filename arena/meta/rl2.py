@@ -110,7 +110,9 @@ class TrialWorlds:
         self.fresh = [np.ones(worlds_each, bool) for _ in self.envs]  # meta-episode starts at the next act
         self.prev_action = [np.full((worlds_each, env.num_agents), -1) for env in self.envs]
         self.prev_reward = [np.zeros((worlds_each, env.num_agents), np.float32) for env in self.envs]
-        self.finished: list[tuple[int, int, bool]] = []  # (world, trial, success) of episodes ended
+        self.finished: list[
+            tuple[int, int, bool, int]
+        ] = []  # (world, trial, success, length) of ended episodes
         self._obs: Observations | None = None
 
     @property
@@ -179,8 +181,11 @@ class TrialWorlds:
         self.prev_action[g] = np.where(active, actions, self.prev_action[g])
         self.prev_reward[g] = np.where(active, reward, 0.0).astype(np.float32)
         done = np.flatnonzero(infos["done"])
-        for world, success in zip(done.tolist(), infos.get("success", ()), strict=False):
-            self.finished.append((g * self.W + world, int(self.trial[g][world]), bool(success)))
+        if len(done):
+            for world, success, length in zip(done, infos["success"], infos["episode_length"], strict=True):
+                self.finished.append(
+                    (g * self.W + int(world), int(self.trial[g][world]), bool(success), int(length))
+                )
         self.trial[g][done] += 1
         over = self.trial[g] >= self.trials
         self.trial[g][over] = 0
@@ -189,11 +194,11 @@ class TrialWorlds:
         self.prev_reward[g][over] = 0.0
 
 
-def by_trial(finished: list[tuple[int, int, bool]], trials: int) -> list[float]:
+def by_trial(finished: list[tuple], trials: int) -> list[float]:
     """Mean success of the episodes that were trial 1, 2, ... of their meta-episode."""
     out = []
     for k in range(trials):
-        hits = [s for _, trial, s in finished if trial == k]
+        hits = [entry[2] for entry in finished if entry[1] == k]
         out.append(float(np.mean(hits)) if hits else float("nan"))
     return out
 
@@ -276,8 +281,15 @@ def _check_views(play: TrialWorlds, learner) -> None:
 
 def adapt_rl2(checkpoint: Path, task: Task, trials: int, episodes: int, seed: int = 0) -> list[float]:
     """Success rate after each trial 1..`trials` on `task` alone: `episodes` meta-episodes, one
-    per batch world (seeded `seed + b`), the core state carried across the trials, no weight
-    update. Actions are sampled from the policy with a Generator seeded by `seed`."""
+    per batch world (worlds seeded from `seed`), the core state carried across the trials, no
+    weight update. Actions are sampled from the policy with a Generator seeded by `seed`."""
+    return adapt_trials(checkpoint, task, trials, episodes, seed)["success"]
+
+
+def adapt_trials(
+    checkpoint: Path, task: Task, trials: int, episodes: int, seed: int = 0
+) -> dict[str, list[float]]:
+    """`adapt_rl2`'s play, with each trial's mean episode `length` beside its `success`."""
     from agents.checkpoint import deterministic, load_learner, read_checkpoint
 
     if trials < 1 or episodes < 1:
@@ -289,13 +301,13 @@ def adapt_rl2(checkpoint: Path, task: Task, trials: int, episodes: int, seed: in
     learner.rng = np.random.default_rng(seed)
     play = TrialWorlds([task], episodes, trials, seed, settings, saved.get("task", {}), learner.num_actions)
     _check_views(play, learner)
-    success = np.full((episodes, trials), np.nan)
+    success, length = np.full((episodes, trials), np.nan), np.zeros((episodes, trials))
     with deterministic():
         while np.isnan(success).any():
             rows, starts, context = play.observe()
             play.step(learner.act(rows, starts=starts, context=context))
-            for world, trial, ok in play.finished:
-                if np.isnan(success[world, trial]):
-                    success[world, trial] = ok
+            for world, trial, ok, steps in play.finished:
+                if np.isnan(success[world, trial]):  # the first meta-episode of each world only
+                    success[world, trial], length[world, trial] = ok, steps
             play.finished.clear()
-    return success.mean(0).tolist()
+    return {"success": success.mean(0).tolist(), "length": length.mean(0).tolist()}

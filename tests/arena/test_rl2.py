@@ -92,13 +92,13 @@ def test_trials_share_a_meta_episode_and_only_its_end_terminates():
         tr = play.step(actions)
         reward = tr.reward
         expect = np.zeros(3, bool)
-        for world, trial, _ in play.finished[done_before:]:
+        for world, trial, _, _ in play.finished[done_before:]:
             assert tr.terminated[world] == (trial == 1)
             expect[world] = trial == 1
             ends[world] += trial == 1
         assert not tr.truncated.any()
     assert (ends >= 2).all()
-    assert by_trial([(0, 0, True), (1, 0, False), (0, 1, True)], 3)[:2] == [0.5, 1.0]
+    assert by_trial([(0, 0, True, 3), (1, 0, False, 4), (0, 1, True, 2)], 3)[:2] == [0.5, 1.0]
 
 
 def test_the_compass_is_hidden_and_settings_are_checked():
