@@ -77,6 +77,10 @@ def make_learner(
 
         return DQN(scenario, seed, device, **hyper)
     if algo in ("reinforce", "a2c", "ppo"):
+        from agents.recurrent import RecurrentPolicyGradient, is_recurrent
+
+        if is_recurrent(hyper):  # a core or a context: the recurrent learner
+            return RecurrentPolicyGradient(scenario, seed, device, algo=algo, **hyper)
         from agents.policy_gradient import PolicyGradient
 
         return PolicyGradient(scenario, seed, device, algo=algo, **hyper)

@@ -170,3 +170,87 @@ class QNet(nn.Module):
 def masked(values: torch.Tensor, mask: torch.Tensor, fill: float = MASKED) -> torch.Tensor:
     """`values` with illegal actions (mask False) set to `fill`."""
     return torch.where(mask, values, torch.full_like(values, fill))
+
+
+CORES = ("none", "gru", "lstm")
+
+
+class RecurrentPolicyValueNet(nn.Module):
+    """Action logits and a value from the view's encoder, an optional context vector (RL^2's
+    previous action and reward) and a recurrent core carried from step to step.
+
+    `core="gru"` or `"lstm"` (a GRUCell or LSTMCell of `hidden` units; the LSTM's state is its h
+    and c side by side) or `"none"` (one linear layer over features and context, no state). The
+    state is float[n, state_size]; `unroll` runs a sequence from a stored first state, zeroing a
+    row's state on the steps that start its episode (`first`), as acting did."""
+
+    def __init__(
+        self,
+        shape: tuple[int, int],
+        num_actions: int,
+        kind: str = "conv",
+        hidden: int = 256,
+        extra: int = 0,
+        codes: tuple[int, ...] = CODES,
+        core: str = "gru",
+        context: int = 0,
+    ):
+        super().__init__()
+        if core not in CORES:
+            raise ValueError(f"core must be one of {CORES}, got {core!r}")
+        self.encoder = GridEncoder(shape, kind, hidden, extra=extra, codes=codes)
+        self.kind, self.context = core, int(context)
+        size = hidden + self.context
+        if core == "gru":
+            self.core = nn.GRUCell(size, hidden)
+        elif core == "lstm":
+            self.core = nn.LSTMCell(size, hidden)
+        else:
+            self.core = nn.Sequential(layer_init(nn.Linear(size, hidden)), nn.ReLU())
+        if core != "none":  # CleanRL's recurrent PPO start: orthogonal weights, zero biases
+            for name, param in self.core.named_parameters():
+                if "bias" in name:
+                    nn.init.constant_(param, 0.0)
+                else:
+                    nn.init.orthogonal_(param, 1.0)
+        self.state_size = {"gru": hidden, "lstm": 2 * hidden, "none": 0}[core]
+        self.policy = layer_init(nn.Linear(hidden, num_actions), gain=0.01)
+        self.value = layer_init(nn.Linear(hidden, 1), gain=1.0)
+
+    def _core(self, x: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(output, next state) of one step of the core."""
+        if self.kind == "gru":
+            out = self.core(x, state)
+            return out, out
+        if self.kind == "lstm":
+            h, c = self.core(x, tuple(state.chunk(2, -1)))
+            return h, torch.cat([h, c], -1)
+        return self.core(x), state
+
+    def _inputs(self, features: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        if self.context == 0:
+            return features
+        return torch.cat([features, context.to(features.dtype)], -1)
+
+    def step(
+        self, view: torch.Tensor, context: torch.Tensor | None, state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One step of n rows: logits float[n, A], value float[n], next state float[n, S]."""
+        out, state = self._core(self._inputs(self.encoder(view), context), state)
+        return self.policy(out), self.value(out).squeeze(-1), state
+
+    def unroll(
+        self, view: torch.Tensor, context: torch.Tensor | None, first: torch.Tensor, state: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """T steps of n rows from `state` float[n, S]: views uint8[T, n, ...], `first` bool[T, n]
+        (the row's state is zeroed before that step). Logits float[T, n, A], values float[T, n]."""
+        T, n = first.shape
+        features = self.encoder(view.reshape(T * n, *view.shape[2:])).reshape(T, n, -1)
+        x = self._inputs(features, context)
+        outs = []
+        for t in range(T):  # the core is sequential; the encoder above ran on all steps at once
+            state = state * (~first[t]).unsqueeze(1).to(state.dtype)
+            out, state = self._core(x[t], state)
+            outs.append(out)
+        out = torch.stack(outs)
+        return self.policy(out), self.value(out).squeeze(-1)

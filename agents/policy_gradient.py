@@ -19,6 +19,9 @@ with illegal actions masked out of the logits. The presets:
 (`Observations.global_view()`, recoded for each row: who is itself, teammate or rival, and
 where its goal is), read when the row acts; the policy still sees only its view.
 
+`core="gru"|"lstm"` puts a recurrent core between the encoder and the heads, carried from step
+to step and reset at each episode's start (`agents.recurrent`, which `make_learner` builds then).
+
 `memory="last_move"` (the default) adds to the view a mark on the cell the agent came from
 (`agents.memory`), so a memoryless policy can tell which way it was going; "none" leaves the
 view as the world gives it (and is what checkpoints from before this option load with).
@@ -43,7 +46,7 @@ from agents.learner import (
 )
 from agents.memory import check_memory, with_memory
 from agents.nets import CriticNet, PolicyValueNet, masked
-from agents.ppo_loss import ppo_loss
+from agents.ppo_loss import gae, ppo_loss
 from worlds.observe import NOBODY, RIVAL, SELF, TEAMMATE
 
 COMMON = {
@@ -62,6 +65,8 @@ COMMON = {
     "hidden": 256,
     "centralized_critic": False,
     "memory": "last_move",
+    "core": "none",  # "gru" | "lstm": a recurrent core (agents.recurrent)
+    "context": "none",  # "rl2": the core also reads the previous action and reward (agents.recurrent)
     **CONTINUAL_DEFAULTS,
 }
 PRESETS = {
@@ -86,10 +91,7 @@ class PolicyGradient(Learner):
         self.input_shape = (*self.obs_shape[:2], self.obs_shape[2] + extra)  # the view and its memory
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            net = PolicyValueNet(
-                self.obs_shape[:2], self.num_actions, h["encoder"], h["hidden"], extra, self.codes
-            )
-            self.net = net.to(self.device)
+            self.net = self._make_net(extra).to(self.device)
             self.critic = CriticNet(h["hidden"]).to(self.device) if h["centralized_critic"] else None
         params = list(self.net.parameters()) + (list(self.critic.parameters()) if self.critic else [])
         self.optimizer = torch.optim.Adam(params, lr=h["lr"], eps=1e-5)
@@ -100,6 +102,15 @@ class PolicyGradient(Learner):
         self.recent: dict[str, torch.Tensor] = {}
         self.memory = Reservoir(h["replay_size"]) if self.continual == "replay" else None
         self.ewc = EWC(h["ewc_lambda"], h["ewc_decay"]) if self.continual == "ewc" else None
+
+    def _make_net(self, extra: int) -> torch.nn.Module:
+        h = self.hyper
+        if (h["core"], h["context"]) != ("none", "none"):
+            raise ValueError(f"{self.name}: core={h['core']!r}, context={h['context']!r} need the "
+                             "recurrent learner (agents.recurrent; make_learner builds it)")  # fmt: skip
+        return PolicyValueNet(
+            self.obs_shape[:2], self.num_actions, h["encoder"], h["hidden"], extra, self.codes
+        )
 
     # -- acting ----------------------------------------------------------------------------------
     def _forward(self, view: torch.Tensor, legal: torch.Tensor, grid: torch.Tensor | None):
@@ -169,6 +180,7 @@ class PolicyGradient(Learner):
         b["active"][t], b["term"][t], b["trunc"][t] = active, term, trunc
         if grid is not None:
             b["grid"][t] = grid
+        self._record(b, t, tr)
         b["boot"][t] = 0.0
         cut = torch.nonzero(trunc).squeeze(1)
         if len(cut):  # truncated rows bootstrap from their last observation
@@ -180,6 +192,9 @@ class PolicyGradient(Learner):
         if self.t == self.hyper["rollout"]:
             metrics = self._update()
         return metrics
+
+    def _record(self, buffer: dict[str, torch.Tensor], t: int, tr: Transition) -> None:
+        """More of step t into the rollout buffer (the recurrent learner's core inputs)."""
 
     def _values(self, obs: Observations, rows: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
         """Values of some rows of `obs`. The centralized critic cannot see the map of a world
@@ -274,8 +289,12 @@ class PolicyGradient(Learner):
         return out
 
     def _step(self, mb: dict[str, torch.Tensor]) -> dict[str, float]:
-        h = self.hyper
         logp_all, value = self._forward(mb["view"], mb["legal"], mb.get("grid"))
+        return self._descend(logp_all, value, mb)
+
+    def _descend(self, logp_all: torch.Tensor, value: torch.Tensor, mb: dict[str, torch.Tensor]) -> dict:
+        """One gradient step on the PPO loss of a minibatch (and continual-learning terms)."""
+        h = self.hyper
         loss, parts = ppo_loss(logp_all, value, mb, h["clip"], h["vf_coef"], h["ent_coef"])
         stats = {}
         if self.memory is not None and self.tasks and len(self.memory):
@@ -365,26 +384,6 @@ class PolicyGradient(Learner):
             self._next = (_Saved(tensors), tensors["next.fallback"].to(self.device))
         if self.memory is not None and "memory" in extras:
             self.memory.load_state("memory", tensors, extras["memory"])
-
-
-def gae(reward, value, last_value, boot, term, trunc, active, gamma: float, lam: float) -> torch.Tensor:
-    """Generalized advantage estimates, float[T, n], of T steps of n rows.
-
-    `value[t]` is V(obs_t); the next state's value is `value[t + 1]`, or `last_value` after the
-    last step, or `boot[t]` (V of the last observation) where the row was truncated at t; a
-    termination (`term`) ends the return. Rows not `active` at t have advantage 0 and cut the
-    recursion, as does any episode end."""
-    T = len(reward)
-    adv = torch.zeros_like(reward)
-    running = torch.zeros_like(last_value)
-    for t in reversed(range(T)):
-        next_value = last_value if t == T - 1 else value[t + 1]
-        next_value = torch.where(trunc[t], boot[t], next_value)
-        delta = reward[t] + gamma * next_value * ~term[t] - value[t]
-        going = ~(term[t] | trunc[t])
-        running = torch.where(active[t], delta + gamma * lam * going * running, 0.0)
-        adv[t] = running
-    return adv
 
 
 class _Saved:

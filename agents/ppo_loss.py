@@ -1,6 +1,7 @@
-"""PPO's loss on one minibatch, shared by the policy-gradient learners (`agents.policy_gradient`
-and `agents.lm.ppo`): the clipped-ratio policy loss (plain policy gradient with `clip` 0), the
-value loss and the entropy bonus, with the diagnostics every PPO logs.
+"""PPO's loss on one minibatch, shared by the policy-gradient learners (`agents.policy_gradient`,
+`agents.recurrent` and `agents.lm.ppo`): the clipped-ratio policy loss (plain policy gradient with
+`clip` 0), the value loss and the entropy bonus, with the diagnostics every PPO logs; and the
+GAE(lambda) advantages they all start from.
 """
 
 from __future__ import annotations
@@ -40,3 +41,23 @@ def ppo_loss(
     parts = {"policy_loss": policy_loss, "value_loss": value_loss, "entropy": entropy}
     parts |= {"approx_kl": approx_kl, "clip_fraction": clip_fraction}
     return loss, {k: v.item() for k, v in parts.items()}
+
+
+def gae(reward, value, last_value, boot, term, trunc, active, gamma: float, lam: float) -> torch.Tensor:
+    """Generalized advantage estimates, float[T, n], of T steps of n rows.
+
+    `value[t]` is V(obs_t); the next state's value is `value[t + 1]`, or `last_value` after the
+    last step, or `boot[t]` (V of the last observation) where the row was truncated at t; a
+    termination (`term`) ends the return. Rows not `active` at t have advantage 0 and cut the
+    recursion, as does any episode end."""
+    T = len(reward)
+    adv = torch.zeros_like(reward)
+    running = torch.zeros_like(last_value)
+    for t in reversed(range(T)):
+        next_value = last_value if t == T - 1 else value[t + 1]
+        next_value = torch.where(trunc[t], boot[t], next_value)
+        delta = reward[t] + gamma * next_value * ~term[t] - value[t]
+        going = ~(term[t] | trunc[t])
+        running = torch.where(active[t], delta + gamma * lam * going * running, 0.0)
+        adv[t] = running
+    return adv

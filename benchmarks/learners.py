@@ -2,6 +2,7 @@
 
     python -m benchmarks.learners                      # throughput of every algorithm
     python -m benchmarks.learners --curve maze_v0 --algo ppo --steps 300000
+    python -m benchmarks.learners --curve signal_v0 --speak-once --hp core=gru   # a memory test
 
 Throughput is env-steps/s of the whole training step (acting, stepping the batch worlds,
 building transitions, learning) over whole update cycles after the first update, with the
@@ -9,7 +10,9 @@ share of time spent in `act` and `learn`. A curve trains one learner (other team
 random) and prints, every `--eval-every` env steps, its success and return on fixed evaluation
 worlds, greedy (explore=False, as `arena train` evaluates) and sampled from the policy. It
 drives the BatchEnv with its own minimal loop, building the same Transitions `arena train`
-builds.
+builds. `--speak-once` (signal_v0) makes it a memory test: the learner drives the listeners
+and agent 0 says the target's colour on each episode's first step only, so a listener must
+remember a word it hears once (a feed-forward policy cannot; `--hp core=gru` can).
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ from arena.training.loop import closing
 class Loop:
     """B worlds of one scenario: the learner drives `agents`, random legal actions the rest."""
 
-    def __init__(self, learner, scenario, num_worlds: int, seed: int, agents=None):
+    def __init__(self, learner, scenario, num_worlds: int, seed: int, agents=None, others=None):
         self.learner, self.scenario = learner, scenario
         self.agents = np.arange(scenario.num_agents) if agents is None else np.asarray(agents)
         self.env = worlds.BatchEnv(scenario, num_worlds, seed)
-        self.others = RandomAgent(seed + 1)
+        self.others = others or random_others(seed + 1)
         self.raw = self.env.reset()
         self.state = self.env.world.copy()
         self.steps = 0  # env steps: worlds x iterations
@@ -46,8 +49,8 @@ class Loop:
         start = time.perf_counter()
         env, sc, agents, B = self.env, self.scenario, self.agents, self.env.num_worlds
         obs = Observations.of_batch(sc, self.state, self.raw, agents)
-        actions = self.others.act(self.raw["action_mask"].reshape(B * sc.num_agents, -1))
-        actions = actions.reshape(B, sc.num_agents)
+        everyone = Observations.of_batch(sc, self.state, self.raw, range(sc.num_agents))
+        actions = self.others(everyone).reshape(B, sc.num_agents)
         t0 = time.perf_counter()
         mine = self.learner.act(obs)
         self.timing["act"] += time.perf_counter() - t0
@@ -76,23 +79,56 @@ class Loop:
         return metrics
 
 
+def random_others(seed: int):
+    """Random legal actions for every row (the agents the learner does not drive)."""
+    agent = RandomAgent(seed)
+    return lambda rows: agent.act(rows.action_mask)
+
+
+def speak_once(rows: Observations) -> np.ndarray:
+    """signal_v0's speaker at its tersest: on an episode's first step agent 0 says the target's
+    colour (read from its clue, one bit), then it is silent; the listeners' rows get noop."""
+    from worlds.scenarios.signal_v0 import SAY
+
+    clue = rows.view[:, 0, 0, 3].astype(np.int64)
+    say = (rows.agent == 0) & (rows.steps() == 0)
+    return np.where(say, SAY + np.log2(np.maximum(clue, 1)).astype(np.int64), 0)
+
+
 def evaluate(
-    learner, scenario, episodes: int = 100, seed: int = 1_000_000, agents=None, explore: bool = False
+    learner,
+    scenario,
+    episodes: int = 100,
+    seed: int = 1_000_000,
+    agents=None,
+    explore: bool = False,
+    others=None,
 ) -> dict:
     """One episode in each of `episodes` worlds seeded seed + b (random legal actions for agents
     the learner does not drive), greedy unless `explore`: success rate and the learner's mean
     return."""
     agents = np.arange(scenario.num_agents) if agents is None else np.asarray(agents)
+    others = others or random_others(seed)
+    kept = getattr(learner, "hidden", None)  # a recurrent core's training states, given back after
+    if kept is not None:
+        learner.hidden = None
+    try:
+        return _play(learner, scenario, episodes, seed, agents, explore, others)
+    finally:
+        if kept is not None:
+            learner.hidden = kept
+
+
+def _play(learner, scenario, episodes, seed, agents, explore, others) -> dict:
     env = worlds.BatchEnv(scenario, episodes, seed)
     raw = env.reset()
-    others = RandomAgent(seed)
     N = scenario.num_agents
     seen = np.zeros(episodes, bool)
     success = np.zeros(episodes, bool)
     ret = np.zeros(episodes)
     while not seen.all():
         obs = Observations.of_batch(scenario, env.world, raw, agents)
-        actions = others.act(raw["action_mask"].reshape(episodes * N, -1)).reshape(episodes, N)
+        actions = others(Observations.of_batch(scenario, env.world, raw, range(N))).reshape(episodes, N)
         actions[:, agents] = learner.act(obs, explore=explore).reshape(episodes, len(agents))
         raw, _, _, _, info = env.step(actions)
         idx = np.flatnonzero(info["done"])
@@ -104,14 +140,14 @@ def evaluate(
     return {"success": float(success.mean()), "return": float(ret.mean())}
 
 
-def random_success(scenario, episodes: int = 100, seed: int = 1_000_000, agents=None) -> dict:
+def random_success(scenario, episodes: int = 100, seed: int = 1_000_000, agents=None, others=None) -> dict:
     """The same evaluation with random legal actions in the learner's seats (the baseline)."""
 
     class Random(RandomAgent):
         def act(self, obs, explore=True):
             return super().act(obs)
 
-    return evaluate(Random(seed), scenario, episodes, seed, agents)
+    return evaluate(Random(seed), scenario, episodes, seed, agents, others=others)
 
 
 SETUPS = {  # scenario config and which agents the learner drives, for the curves
@@ -156,10 +192,15 @@ def curve(args) -> None:
     config, agents = SETUPS.get(args.curve, ({}, None))
     config = config | _pairs(args.config)
     scenario = worlds.make_scenario(args.curve, **config)
+    others = None
+    if args.speak_once:
+        if args.curve != "signal_v0":
+            raise SystemExit("--speak-once is for --curve signal_v0")
+        agents, others = np.arange(1, scenario.num_agents), speak_once
     hyper = _pairs(args.hp)
     learner = make_learner(args.algo, scenario, args.device, seed=args.seed, **hyper)
-    loop = Loop(learner, scenario, args.worlds, seed=args.seed, agents=agents)
-    base = random_success(scenario, args.eval_episodes, agents=agents)
+    loop = Loop(learner, scenario, args.worlds, seed=args.seed, agents=agents, others=others)
+    base = random_success(scenario, args.eval_episodes, agents=agents, others=others)
     print(
         f"{args.algo} on {args.curve} ({scenario}), {args.worlds} worlds, seed {args.seed}, "
         f"hyper {learner.hyper}; torch threads {torch.get_num_threads()}"
@@ -172,8 +213,10 @@ def curve(args) -> None:
     next_eval, metrics = 0, None
     while True:
         if loop.steps >= next_eval:
-            greedy = evaluate(learner, scenario, args.eval_episodes, agents=agents)
-            sampled = evaluate(learner, scenario, args.eval_episodes, agents=agents, explore=True)
+            greedy = evaluate(learner, scenario, args.eval_episodes, agents=agents, others=others)
+            sampled = evaluate(
+                learner, scenario, args.eval_episodes, agents=agents, explore=True, others=others
+            )
             recent = np.mean(loop.success[-200:]) if loop.success else float("nan")
             print(
                 f"{loop.steps:10,} | {greedy['success']:14.3f} | {greedy['return']:6.3f} | "
@@ -218,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--eval-episodes", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--metrics", action="store_true", help="print the learner's last update metrics")
+    p.add_argument("--speak-once", action="store_true", help="signal_v0: a speaker that talks on step 0 only")
     p.add_argument("--config", action="append", metavar="KEY=VALUE", help="a scenario setting")
     p.add_argument("--hp", action="append", metavar="KEY=VALUE", help="a hyper-parameter of the learner")
     args = p.parse_args(argv)

@@ -3,7 +3,7 @@
 The policy is the LM policy of `agents.lm.policy`: a softmax over the legal actions of each
 action string's log-likelihood after the prompt (divided by `temperature`). The value head is
 a small MLP on the LM's final hidden state at the last prompt token. Every `rollout` steps the
-learner computes GAE(lambda) advantages (the shared `gae` of `agents.policy_gradient`; a
+learner computes GAE(lambda) advantages (the shared `gae` of `agents.ppo_loss`; a
 time-out ends the return like a termination, as the prompt shows the step count) and runs
 `epochs` passes of minibatches of `minibatch` samples on
 
@@ -37,8 +37,7 @@ from agents.lm.learning import check_actions, describe, load_model_tensors, mode
 from agents.lm.prompt import Prompt
 from agents.lm.scoring import Scorer
 from agents.nets import masked
-from agents.policy_gradient import gae
-from agents.ppo_loss import ppo_loss
+from agents.ppo_loss import gae, ppo_loss
 
 
 class ValueHead(torch.nn.Module):

@@ -363,8 +363,9 @@ def evaluate(
     """One episode in each of `num_worlds` worlds seeded `seed + b`: success rate, mean length
     and each seat's mean return. Everything random is seeded from `seed`, so the same weights
     always score the same: learners sample their actions (`explore`; greedy with False) from a
-    Generator lent for the evaluation, fixed controllers are fresh copies. The training run's
-    own generators are left as they were."""
+    Generator lent for the evaluation (and recurrent ones start from empty core states), fixed
+    controllers are fresh copies. The training run's own generators and states are left as they
+    were."""
     from agents.registry import make_controller
 
     players, lent = [], []  # lent: (owner, attribute, the training run's value)
@@ -375,6 +376,9 @@ def evaluate(
             if isinstance(getattr(learner, "rng", None), np.random.Generator):
                 lent.append((learner, "rng", learner.rng))
                 learner.rng = np.random.default_rng(seat_seed(seed, k))
+            if hasattr(learner, "hidden"):  # a recurrent core: evaluation worlds reuse the rows' keys
+                lent.append((learner, "hidden", learner.hidden))
+                learner.hidden = None
             if prompt_memory(learner) is not None:
                 lent.append((learner.seat, "memory", learner.seat.memory))
                 learner.seat.memory = {}

@@ -11,20 +11,23 @@ from agents.random_agent import RandomAgent
 from arena.training.loop import closing
 
 
-def train(learner, scenario, steps: int, num_worlds: int = 16, seed: int = 0, agents=None) -> list[dict]:
+def train(
+    learner, scenario, steps: int, num_worlds: int = 16, seed: int = 0, agents=None, others=None
+) -> list[dict]:
     """`steps` loop iterations in `num_worlds` worlds: the learner drives `agents` (default all),
-    random legal actions the others. Returns the metrics of every update."""
+    `others` (a function of the action masks [B * N, A] and the Observations of every agent,
+    giving int[B * N]; default random legal actions) the rest. Returns the metrics of every update."""
     agents = np.arange(scenario.num_agents) if agents is None else np.asarray(agents)
     env = worlds.BatchEnv(scenario, num_worlds, seed)
-    others = RandomAgent(seed + 1)
+    others = others or _random(seed + 1)
     raw = env.reset()
     state = env.world.copy()
     cols = (slice(None), agents)
     updates = []
     for _ in range(steps):
         obs = Observations.of_batch(scenario, state, raw, agents)
-        actions = others.act(raw["action_mask"].reshape(num_worlds * scenario.num_agents, -1))
-        actions = actions.reshape(num_worlds, scenario.num_agents)
+        everyone = Observations.of_batch(scenario, state, raw, range(scenario.num_agents))
+        actions = others(everyone.action_mask, everyone).reshape(num_worlds, scenario.num_agents)
         mine = learner.act(obs)
         actions[cols] = mine.reshape(num_worlds, len(agents))
         raw, reward, terminated, truncated, info = env.step(actions)
@@ -45,19 +48,28 @@ def train(learner, scenario, steps: int, num_worlds: int = 16, seed: int = 0, ag
     return updates
 
 
-def evaluate(controller, scenario, episodes: int = 100, seed: int = 1_000_000, agents=None) -> float:
+def _random(seed: int):
+    agent = RandomAgent(seed)
+    return lambda masks, obs: agent.act(masks)
+
+
+def evaluate(
+    controller, scenario, episodes: int = 100, seed: int = 1_000_000, agents=None, others=None
+) -> float:
     """Success rate of one episode in each of `episodes` worlds seeded seed + b, the controller
-    acting greedily for `agents` (default all) and random legal actions for the others."""
+    acting greedily for `agents` (default all) and `others` (as in `train`; default random legal
+    actions) for the rest."""
     agents = np.arange(scenario.num_agents) if agents is None else np.asarray(agents)
     env = worlds.BatchEnv(scenario, episodes, seed)
     raw = env.reset()
-    others = RandomAgent(seed)
+    others = others or _random(seed)
     N = scenario.num_agents
     seen = np.zeros(episodes, bool)
     success = np.zeros(episodes, bool)
     while not seen.all():
         obs = Observations.of_batch(scenario, env.world, raw, agents)
-        actions = others.act(raw["action_mask"].reshape(episodes * N, -1)).reshape(episodes, N)
+        everyone = Observations.of_batch(scenario, env.world, raw, range(N))
+        actions = others(everyone.action_mask, everyone).reshape(episodes, N)
         if isinstance(controller, RandomAgent):
             mine = controller.act(obs)
         else:

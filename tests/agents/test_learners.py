@@ -14,7 +14,7 @@ from agents.base import Observations, Transition
 from agents.checkpoint import ALGOS, make_learner
 from agents.continual import EWC, Reservoir
 from agents.dqn import Window
-from agents.policy_gradient import gae
+from agents.ppo_loss import gae
 from agents.random_agent import RandomAgent
 from worlds.observe import NOBODY, RIVAL, SELF, TEAMMATE
 

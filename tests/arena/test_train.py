@@ -375,3 +375,53 @@ def test_the_shipped_signal_listener_reads_the_speakers_words():
         ]
         success[name] = evaluate(sc, seats, 64, 1_000_000, "cpu")["success"]
     assert success["planner"] >= 0.75 and success["random"] <= 0.5, success
+
+
+def test_a_killed_recurrent_run_resumes_exactly(tmp_path):
+    """`--hp core=gru`: the core state of every row is in the run checkpoint, so a resumed run ends
+    as the one left alone (two agents a world, whose episodes end at different times; evaluations
+    in between lend the learner an empty state and give its own back)."""
+    cfg = config(
+        scenario="maze_v0:size=5:max_cycles=9:num_agents=2", hyper=PPO | {"core": "gru"},
+        steps=4 * 40, checkpoint_every=4 * 10,
+    )  # fmt: skip
+    Run(cfg, tmp_path / "whole", quiet=True).run()
+    with pytest.raises(Stop):
+        Run(cfg, tmp_path / "killed", quiet=True).run(stop_at(4 * 27))
+    saved = load_run(tmp_path / "killed" / CHECKPOINT)
+    assert saved.progress["step"] == 4 * 20 and saved.tensors["seat/agents/hidden"].shape == (4, 2, 32)
+    Run(None, tmp_path / "killed", resume=True, quiet=True).run()
+    for name in (CHECKPOINT, "agents.safetensors"):
+        whole, again = load_file(tmp_path / "whole" / name), load_file(tmp_path / "killed" / name)
+        assert whole.keys() == again.keys()
+        for key in whole:
+            assert torch.equal(whole[key], again[key]), f"{name}: {key} differs after resume"
+    assert log_lines(tmp_path / "killed") == log_lines(tmp_path / "whole")
+
+
+def test_evaluation_leaves_a_recurrent_learners_states_alone():
+    scenario = parse_scenario("maze_v0:size=5:max_cycles=9:num_agents=2")
+    seat = make_seat(scenario, "agents", [0, 1], "ppo", seed=5, hyper=PPO | {"core": "lstm"})
+    loop = TrainingLoop(scenario, [seat], 3, seed=0)
+    for _ in range(5):
+        loop.step()
+    states = seat.controller.hidden.clone()
+    first = evaluate(scenario, [seat], num_worlds=6, seed=11)
+    assert torch.equal(seat.controller.hidden, states)
+    assert evaluate(scenario, [seat], num_worlds=6, seed=11) == first  # each evaluation starts afresh
+
+
+def test_train_command_takes_a_recurrent_core(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main([
+        "train", MAZE, "--hp", "core=gru", "--hp", "hidden=16", "--hp", "rollout=8", "--worlds", "4",
+        "--steps", "64", "--eval-worlds", "2", "--out", str(out), "--quiet",
+    ])  # fmt: skip
+    assert code == 0
+    learner = load_controller(out / "agents.safetensors")
+    assert learner.hyper["core"] == "gru" and learner.hidden is None  # a seat file: no states
+    code = main([
+        "train", MAZE, "--seat", f"agents={out / 'agents.safetensors'}", "--worlds", "4", "--steps", "32",
+        "--eval-worlds", "2", "--out", str(tmp_path / "again"), "--quiet",
+    ])  # fmt: skip
+    assert code == 0 and load_controller(tmp_path / "again" / "agents.safetensors").samples == 64 + 32

@@ -131,3 +131,20 @@ def test_the_ladder_recovers_a_known_strength_order_with_separate_intervals(tmp_
     assert [r.player for r in rows] == ["top", "mid", "low"]
     for better, worse in zip(rows, rows[1:], strict=False):  # 95% intervals, mu +- 2 sigma, do not overlap
         assert better.mu - 2 * better.sigma > worse.mu + 2 * worse.sigma
+
+
+def test_a_recurrent_checkpoint_plays_league_matches(tmp_path):
+    """A GRU policy (`core=gru`) as a league player: its core state is kept per world and agent
+    and starts afresh with every match, on either side of a tag match."""
+    import worlds
+    from agents.checkpoint import make_learner
+
+    scenario = worlds.make_scenario("tag_v0", **SMALL_TAG)
+    gru = make_learner("ppo", scenario, "cpu", seed=0, core="gru", hidden=16, num_actions=6)
+    path = gru.save(tmp_path / "gru.safetensors", buffers=False)
+    out = run_league(
+        league(players={"gru": str(path), "rand": "random"}, games=2, batch=4),
+        tmp_path / "l.sqlite",
+        progress=False,
+    )
+    assert out["played"] == 4 and count(tmp_path / "l.sqlite") == 4

@@ -1,0 +1,1 @@
+"""Meta-learning (`arena meta`)."""
