@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     train_command.add_parser(sub)
     __import__("arena.lm.commands").lm.commands.add_parser(sub)  # arena lm train|bench|finetune
     __import__("arena.league.cli").league.cli.add_parsers(sub)  # arena league, arena ladder
+    __import__("arena.meta.cli").meta.cli.add_parser(sub)  # arena meta train|eval
     args = parser.parse_args(argv)
     try:
         return args.func(args) or 0
