@@ -38,7 +38,7 @@ def add_parser(sub) -> None:
         "meta_batch, meta_lr, anneal (rl2: trials and its own)",
     )
     train.add_argument("--config", action="append", metavar="KEY=VALUE", help="override every task's config")
-    train.add_argument("--worlds", type=positive_int, default=16, help="worlds per task (default 16)")
+    train.add_argument("--worlds", type=positive_int, default=8, help="worlds per task (default 8)")
     train.add_argument("--seed", type=int, default=0)
     _common(train)
     train.add_argument("--out", help="run folder (default runs/meta/FAMILY-METHOD)")
@@ -56,7 +56,7 @@ def add_parser(sub) -> None:
     ev.add_argument("--shots", type=int, default=5, help="fine-tuning rounds K (default 5)")
     ev.add_argument("--round-steps", type=positive_int, default=2048, help="env steps a round (default 2048)")
     ev.add_argument("--tasks", type=positive_int, default=8, help="held-out tasks (default 8)")
-    ev.add_argument("--worlds", type=positive_int, default=16, help="worlds while fine-tuning (default 16)")
+    ev.add_argument("--worlds", type=positive_int, default=8, help="worlds while fine-tuning (default 8)")
     ev.add_argument("--eval-worlds", type=positive_int, default=32, help="episodes per score (default 32)")
     ev.add_argument("--eval-greedy", action="store_true", help="score the greedy policy, not samples")
     ev.add_argument("--seed", type=int, default=0, help="the test stream's seed and the runs' (default 0)")

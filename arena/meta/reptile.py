@@ -28,7 +28,7 @@ from arena.training.loop import seat_seed
 
 META_DEFAULTS = {
     "inner_updates": 4,  # policy-gradient updates per task in a round
-    "meta_batch": 4,  # tasks per round
+    "meta_batch": 2,  # tasks per round
     "meta_lr": 1.0,  # Reptile's outer step epsilon
     "anneal": True,  # epsilon falls linearly to 0 over the rounds
 }

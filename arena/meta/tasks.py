@@ -25,6 +25,9 @@ from worlds.tasks import Task as SourceTask
 from worlds.tasks import tasks as task_generator
 
 META_ALGOS = ("ppo", "a2c", "reinforce")  # the learners whose net Reptile moves
+# The learner's own defaults but for shorter rollouts: a Reptile round is then a few thousand
+# env steps (4 updates of 16 steps of 8 worlds, on each of 2 tasks), not tens of thousands.
+LEARNER_DEFAULTS = {"rollout": 16}
 PROBE = 16  # tasks of each split looked at for the family's action count
 
 
@@ -72,7 +75,7 @@ class Practice:
     algo: str = "ppo"
     hyper: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)  # overrides of every task's config
-    worlds: int = 16
+    worlds: int = 8
     seed: int = 0
     device: str = "cpu"
     opponent: str = "random"
@@ -86,6 +89,7 @@ class Practice:
             raise ValueError(f"--algo must be one of {', '.join(META_ALGOS)}, got {self.algo!r}")
         if self.hyper.get("centralized_critic"):
             raise ValueError("--hp centralized_critic: meta-learning moves the policy net only; leave it off")
+        self.hyper = LEARNER_DEFAULTS | self.hyper
         self.num_actions = self.num_actions or family_actions(self.family, self.config)
 
     def stream(self, split: str, seed: int | None = None) -> Iterator[FamilyTask]:

@@ -35,7 +35,7 @@ def meta_train(
     seed: int = 0,
     algo: str = "ppo",
     hyper: dict | None = None,
-    worlds: int = 16,
+    worlds: int = 8,
     config: dict | None = None,
     device: str = "cpu",
     quiet: bool = False,

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.checkpoint import save_controller
+from agents.plasticity import PLASTICITY_DEFAULTS
 from arena.episode import write_atomic
 from arena.training.joint import joint_step, mean_of
 from arena.training.logbook import Logbook, Progress, read_records
@@ -346,6 +347,7 @@ def run_curriculum(
             title=f"{method}: the learner's training episodes on {', '.join(labels)}",
         ))  # fmt: skip
         results[method] = result
+    results = earlier_methods(out, labels, kwargs, results) | results
     reference = results.get("scratch", {}).get("plasticity", {}).get("auc")
     for result in results.values():
         if "plasticity" in result:
@@ -362,6 +364,27 @@ def run_curriculum(
         pngs = ", ".join(f"{m}/matrix.png, {m}/learning_curves.png" for m in methods)
         print(f"wrote {out}/: curriculum.json, stages.png, {pngs}")
     return summary
+
+
+def earlier_methods(out: Path, labels: list[str], settings: dict, new: dict) -> dict:
+    """The methods an earlier call wrote into `out/curriculum.json` with the same tasks and
+    settings (the remedies' own --hp aside), so methods compared across calls share one table
+    (and `scratch`, run once, is the reference of every later call's forward transfer)."""
+    path = out / "curriculum.json"
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        same = saved["tasks"] == labels and _comparable(saved["settings"]) == _comparable(settings)
+        return {m: r for m, r in saved["methods"].items() if m not in new} if same else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # not ours to read: it is written afresh
+
+
+def _comparable(settings: dict) -> dict:
+    settings = json.loads(json.dumps(settings))
+    hyper = {k: v for k, v in (settings.get("hyper") or {}).items() if k not in PLASTICITY_DEFAULTS}
+    return settings | {"hyper": hyper}
 
 
 def task_curves(records: list[dict]) -> list[dict]:
