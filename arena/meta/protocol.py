@@ -54,7 +54,7 @@ def contender(spec: str) -> Contender:
         if meta is None:
             raise ValueError(f"{path}: holds no {META_FILE}; give a checkpoint file or a meta-training run")
         path = folder / meta["checkpoint"]
-    if not path.is_file():
+    if not path.exists():  # a file (an rl2 checkpoint may be a folder: its own module reads it)
         raise ValueError(f"{spec}: no such checkpoint (or `scratch`)")
     method = meta["method"] if meta else "checkpoint"
     return Contender(method if meta else path.stem, method, path, meta)
