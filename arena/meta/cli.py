@@ -73,7 +73,9 @@ def add_parser(sub) -> None:
 
 
 def _common(p) -> None:
-    p.add_argument("--device", default="cpu", choices=("auto", "cpu", "cuda"))
+    p.add_argument(
+        "--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda if torch sees one"
+    )
     p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--quiet", action="store_true")
 

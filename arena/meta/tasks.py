@@ -77,7 +77,7 @@ class Practice:
     config: dict = field(default_factory=dict)  # overrides of every task's config
     worlds: int = 8
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     opponent: str = "random"
     eval_worlds: int = 32
     eval_seed: int = 1_000_000

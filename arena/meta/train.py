@@ -37,7 +37,7 @@ def meta_train(
     hyper: dict | None = None,
     worlds: int = 8,
     config: dict | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     quiet: bool = False,
 ) -> dict:
     """Train, save and describe one meta-learner; returns what `meta.json` holds."""
