@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from arena import bench
     from arena.league import cli as league_cli
     from arena.lm import commands as lm_commands
+    from arena.meta import cli as meta_cli
     from arena.records import replay
     from arena.training import command as train_command
     from arena.viewer import watch
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_command.add_parser(sub)
     lm_commands.add_parser(sub)  # arena lm train|bench|finetune|continual
     league_cli.add_parsers(sub)  # arena league, arena ladder
+    meta_cli.add_parser(sub)  # arena meta train|eval
     add_examples(parser)
     return parser
 

@@ -114,7 +114,8 @@ def add_parser(sub) -> None:
         "--continual",
         default="none",
         help="methods to compare, comma-separated: none (sequential fine-tuning), replay, ewc, "
-        "joint (all tasks at once) (default none)",
+        "joint (all tasks at once); plasticity remedies shrink_perturb, l2_init, reset, and scratch "
+        "(a new learner per task) (default none)",
     )
     c.add_argument(
         "--algo", default="ppo", choices=ALGOS + LM_ALGOS, help="the curriculum's learner (default ppo)"

@@ -36,9 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.base import Observations, Transition
 from agents.checkpoint import save_controller
+from agents.plasticity import PLASTICITY_DEFAULTS
 from arena.episode import write_atomic
+from arena.training.joint import joint_step, mean_of
 from arena.training.logbook import Logbook, Progress, read_records
 from arena.training.loop import (
     ALGOS,
@@ -51,11 +52,20 @@ from arena.training.loop import (
     parse_scenario,
     seat_seed,
 )
+from arena.training.plasticity import (
+    REMEDIES,
+    Remedy,
+    continual_world,
+    format_speed,
+    learning_speed,
+    plot_speed,
+    take_settings,
+)
 from worlds.scenario import Scenario
 from worlds.tasks import SPLITS
 from worlds.tasks import tasks as task_generator
 
-METHODS = ("none", "replay", "ewc", "joint")
+METHODS = ("none", "replay", "ewc", "joint", *REMEDIES)
 LEARNER = "learner"  # the seat name of the curriculum's learner in every task
 TASK_COUNT = 5  # tasks a `tasks:FAMILY` item expands into when it gives no count
 
@@ -162,33 +172,33 @@ class Curriculum:
         self.eval_worlds, self.eval_seed, self.eval_greedy = eval_worlds, eval_seed, eval_greedy
         self.log_every = log_every or max(worlds, steps_per_task // 20)
         self.num_actions = max(len(t.scenario.actions) for t in tasks)
-        hyper = dict(hyper or {})
+        self.hyper = dict(hyper or {})
         if method in ("replay", "ewc"):
-            hyper["continual"] = method
+            self.hyper["continual"] = method
+        settings = take_settings(self.hyper)  # the plasticity remedies' own --hp keys
         import torch
 
         torch.manual_seed(seed)  # every method starts from the same state of torch's generator
-        # One learner for every task: built for the first, with the largest action set (an LM
-        # learner scores its scenario's action names: built for the task that has them all).
-        home = max(tasks, key=lambda t: len(t.scenario.actions)) if algo in LM_ALGOS else tasks[0]
-        first = make_seat(
-            home.scenario, LEARNER, home.protagonists, algo, seat_seed(seed, 0), device,
-            hyper, num_actions=self.num_actions,
-        )  # fmt: skip
-        self.learner = first.controller
+        self.learner = self.new_learner(0)
+        self.remedy = Remedy(method, settings, lambda i: self.new_learner(1000 + i), seed)
+        self.remedy.start(self.learner)
         self.log = Logbook(self.out, tensorboard=False)
         self.step = 0
 
+    def new_learner(self, k: int):
+        """A learner for every task: built for the first, with the largest action set (an LM
+        learner scores its scenario's action names: built for the task that has them all)."""
+        tasks = self.tasks
+        home = max(tasks, key=lambda t: len(t.scenario.actions)) if self.algo in LM_ALGOS else tasks[0]
+        return make_seat(
+            home.scenario, LEARNER, home.protagonists, self.algo, seat_seed(self.seed, k), self.device,
+            self.hyper, num_actions=self.num_actions,
+        ).controller  # fmt: skip
+
     def seats(self, task: Task) -> list[Seat]:
         """The learner on the first team, the opponent on the others."""
-        scenario = task.scenario
-        seats = [Seat(LEARNER, np.asarray(task.protagonists), self.algo, self.learner, self.num_actions)]
-        for t, team in enumerate(scenario.team_names[1:], start=1):
-            members = [i for i in range(scenario.num_agents) if scenario.teams[i] == t]
-            seats.append(
-                make_seat(scenario, team, members, self.opponent, seat_seed(self.seed, t), self.device)
-            )
-        return seats
+        learner, algo, count = self.learner, self.algo, self.num_actions
+        return task_seats(task, learner, algo, count, self.opponent, self.seed, self.device)
 
     def evaluate_all(self) -> tuple[list[float], list[float]]:
         """Success rate and the learner's mean return on every task (fixed seeds)."""
@@ -215,6 +225,8 @@ class Curriculum:
             R_success, R_return = [s], [r]
         else:
             for i, task in enumerate(self.tasks):
+                if i > 0:
+                    self.learner = self.remedy.before_task(i, self.learner)
                 self._train_on(i, task)
                 self.learner.end_task(task.label)
                 s, r = self.evaluate_all()
@@ -238,6 +250,8 @@ class Curriculum:
             result["metrics_return"] = {"acc": float(np.mean(R_return[-1]))}
         else:
             result["metrics_success"] = transfer_metrics(R_success, base_success)
+            records = read_records(self.out / "log.jsonl")
+            result["plasticity"] = learning_speed(records, [t.label for t in self.tasks])
             result["metrics_return"] = transfer_metrics(R_return, base_return)
         return result
 
@@ -276,7 +290,7 @@ class Curriculum:
                 for task, row in zip(self.tasks, rows, strict=True):
                     self._log_train(task.label, row)
                 self._log_train("joint", loops[0].take_metrics())  # the learner's update metrics
-                shown = {key: _mean_of(rows, key) for key in ("success", f"{LEARNER}/return")}
+                shown = {key: mean_of(rows, key) for key in ("success", f"{LEARNER}/return")}
                 progress.show(self.step, shown, time.perf_counter() - clock)
         progress.close()
 
@@ -291,79 +305,16 @@ class Curriculum:
             })  # fmt: skip
 
 
-def _mean_of(rows: list[dict], key: str) -> float:
-    values = [r[key] for r in rows if r[key] == r[key]]  # skip nan: no episode finished yet
-    return float(np.mean(values)) if values else float("nan")
-
-
-def joint_step(loops: list[TrainingLoop], learner) -> None:
-    """One step of every loop, the learner acting once on all its rows (same rows every call)."""
-    seats = [loop.seats[0] for loop in loops]  # the learner's seat comes first in each task
-    rows = [loop.rows() for loop in loops]
-    joint = JointObservations.of([r[0] for r in rows])
-    chosen = np.asarray(learner.act(joint))
-    parts = np.split(chosen, np.cumsum([len(r[0]) for r in rows])[:-1])
-    transitions = []
-    for loop, seat, r, mine in zip(loops, seats, rows, parts, strict=True):
-        actions = loop.act(r, skip=seat)
-        actions[:, seat.agents] = mine.reshape(loop.env.num_worlds, len(seat.agents))
-        outcome = loop.advance(actions)
-        transitions.append(loop.transition(seat, r[0], actions, outcome))
-    tr = Transition(
-        obs=joint,
-        action=np.concatenate([t.action for t in transitions]),
-        reward=np.concatenate([t.reward for t in transitions]),
-        terminated=np.concatenate([t.terminated for t in transitions]),
-        truncated=np.concatenate([t.truncated for t in transitions]),
-        next_obs=JointObservations.of([t.next_obs for t in transitions]),
-        active=np.concatenate([t.active for t in transitions]),
-    )
-    loops[0].learned(seats[0], learner.learn(tr))
-
-
-@dataclass
-class JointObservations(Observations):
-    """Rows of several scenarios side by side (joint training). `scenario`, `state` and
-    `world` refer to the first part; views and masks are concatenated (masks padded to one
-    width), and `global_view` works only where every part's map has the same size."""
-
-    parts: tuple[Observations, ...] = ()
-
-    def last_moves(self) -> np.ndarray:
-        return np.concatenate([p.last_moves() for p in self.parts])
-
-    def seats(self) -> list[tuple[int, ...]]:
-        """Keys that start with the part's index: world 0 of one task is not world 0 of another."""
-        return [(k, *seat) for k, part in enumerate(self.parts) for seat in part.seats()]
-
-    def steps(self) -> np.ndarray:
-        return np.concatenate([p.steps() for p in self.parts])
-
-    @classmethod
-    def of(cls, parts: list[Observations]) -> JointObservations:
-        width = max(p.action_mask.shape[1] for p in parts)
-        masks = [np.pad(p.action_mask, ((0, 0), (0, width - p.action_mask.shape[1]))) for p in parts]
-        return cls(
-            scenario=parts[0].scenario,
-            state=parts[0].state,
-            view=np.concatenate([p.view for p in parts]),
-            action_mask=np.concatenate(masks),
-            world=np.concatenate([p.world for p in parts]),
-            agent=np.concatenate([p.agent for p in parts]),
-            parts=tuple(parts),
-        )
-
-    def texts(self) -> list[str]:
-        return [text for part in self.parts for text in part.texts()]
-
-    def global_view(self) -> np.ndarray:
-        views = [part.global_view() for part in self.parts]
-        if len({v.shape[1:] for v in views}) > 1:
-            raise ValueError(
-                "joint training: the tasks' maps differ in size, so there is no single global view "
-                "for a centralized critic; train without one"
-            )
-        return np.concatenate(views)
+def task_seats(
+    task: Task, learner, algo: str, num_actions: int, opponent: str, seed: int, device: str = "auto"
+) -> list[Seat]:
+    """The learner on the task's first team, the opponent controller on the others."""
+    scenario = task.scenario
+    seats = [Seat(LEARNER, np.asarray(task.protagonists), algo, learner, num_actions)]
+    for t, team in enumerate(scenario.team_names[1:], start=1):
+        members = [i for i in range(scenario.num_agents) if scenario.teams[i] == t]
+        seats.append(make_seat(scenario, team, members, opponent, seat_seed(seed, t), device))
+    return seats
 
 
 # -- all methods ---------------------------------------------------------------------------------
@@ -396,8 +347,16 @@ def run_curriculum(
             title=f"{method}: the learner's training episodes on {', '.join(labels)}",
         ))  # fmt: skip
         results[method] = result
+    results = earlier_methods(out, labels, kwargs, results) | results
+    reference = results.get("scratch", {}).get("plasticity", {}).get("auc")
+    for result in results.values():
+        if "plasticity" in result:
+            auc = result["plasticity"]["auc"]
+            result["continual_world"] = continual_world(result["R_success"], auc, reference)
     summary = {"tasks": labels, "methods": results, "settings": dict(kwargs)}
     summary["stages_plot"] = str(plot_stages(results, labels, out / "stages.png"))
+    if any("plasticity" in r for r in results.values()):
+        summary["speed_plot"] = str(plot_speed(results, out / "learning_speed.png"))
     text = json.dumps(summary, indent=2) + "\n"
     write_atomic(out / "curriculum.json", lambda tmp: Path(tmp).write_text(text))
     if not quiet:
@@ -405,6 +364,27 @@ def run_curriculum(
         pngs = ", ".join(f"{m}/matrix.png, {m}/learning_curves.png" for m in methods)
         print(f"wrote {out}/: curriculum.json, stages.png, {pngs}")
     return summary
+
+
+def earlier_methods(out: Path, labels: list[str], settings: dict, new: dict) -> dict:
+    """The methods an earlier call wrote into `out/curriculum.json` with the same tasks and
+    settings (the remedies' own --hp aside), so methods compared across calls share one table
+    (and `scratch`, run once, is the reference of every later call's forward transfer)."""
+    path = out / "curriculum.json"
+    if not path.is_file():
+        return {}
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        same = saved["tasks"] == labels and _comparable(saved["settings"]) == _comparable(settings)
+        return {m: r for m, r in saved["methods"].items() if m not in new} if same else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # not ours to read: it is written afresh
+
+
+def _comparable(settings: dict) -> dict:
+    settings = json.loads(json.dumps(settings))
+    hyper = {k: v for k, v in (settings.get("hyper") or {}).items() if k not in PLASTICITY_DEFAULTS}
+    return settings | {"hyper": hyper}
 
 
 def task_curves(records: list[dict]) -> list[dict]:
@@ -451,7 +431,7 @@ def format_results(summary: dict) -> str:
         lines.append(f"\n{method}: R[i, j] success (rows: after training on task i)")
         for label, row in zip(labels, result["R_success"], strict=True):
             lines.append(f"  {label:<24} " + " ".join(f"{v:5.2f}" for v in row))
-    return "\n".join(lines)
+    return "\n".join(lines) + format_speed(summary)
 
 
 def curriculum_command(args) -> int:

@@ -16,11 +16,11 @@ from arena.cli import main
 from arena.training.curriculum import (
     TASK_COUNT,
     Curriculum,
-    JointObservations,
     parse_curriculum,
     run_curriculum,
     transfer_metrics,
 )
+from arena.training.joint import JointObservations
 from worlds.batch import BatchEnv
 
 # R[i, j]: performance on task j after training on task i; b[j]: the untrained learner's.
