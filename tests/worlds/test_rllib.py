@@ -11,32 +11,26 @@ import math
 
 import pytest
 
-pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[ray]")')
-pytest.importorskip("ray.rllib", reason="RLlib's dependencies are not installed (see docs/scale.md)")
-
-from ray.rllib.algorithms.ppo import PPOConfig  # noqa: E402
-from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv  # noqa: E402
-from ray.tune.registry import register_env  # noqa: E402
-
-import worlds  # noqa: E402
-from arena.cluster import LOCAL, connect  # noqa: E402
+import worlds
+from arena.cluster import LOCAL
 
 pytestmark = pytest.mark.rllib
 
 
-class GridArenaEnv(ParallelPettingZooEnv):
-    """RLlib's wrapper ends an episode only when every agent is terminated, or every agent
-    truncated; in tag the last runner caught is terminated and the hunters truncated on that
-    step. This marks the end whenever the env has no agents left."""
-
-    def step(self, action_dict):
-        obs, rewards, terminated, truncated, infos = super().step(action_dict)
-        if not self.par_env.agents and not (terminated["__all__"] or truncated["__all__"]):
-            truncated["__all__"] = True
-        return obs, rewards, terminated, truncated, infos
-
-
 def tag_env(env_config):
+    from ray.rllib.env.wrappers.pettingzoo_env import ParallelPettingZooEnv
+
+    class GridArenaEnv(ParallelPettingZooEnv):
+        """RLlib's wrapper ends an episode only when every agent is terminated, or every agent
+        truncated; in tag the last runner caught is terminated and the hunters truncated on that
+        step. This marks the end whenever the env has no agents left."""
+
+        def step(self, action_dict):
+            obs, rewards, terminated, truncated, infos = super().step(action_dict)
+            if not self.par_env.agents and not (terminated["__all__"] or truncated["__all__"]):
+                truncated["__all__"] = True
+            return obs, rewards, terminated, truncated, infos
+
     return GridArenaEnv(worlds.make_parallel("tag_v0", obs_type="flat", size=7, max_cycles=30))
 
 
@@ -45,6 +39,14 @@ def team_of(agent_id, episode=None, **kwargs):
 
 
 def test_rllib_ppo_trains_hunters_and_runners_on_tag():
+    # imported here, so that the default run (which leaves this test out) never loads RLlib
+    pytest.importorskip("ray", reason='Ray is not installed (pip install -e ".[ray]")')
+    pytest.importorskip("ray.rllib", reason="RLlib's dependencies are not installed (see docs/scale.md)")
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.tune.registry import register_env
+
+    from arena.cluster import connect
+
     ray = connect(LOCAL, num_cpus=2)
     register_env("grid_arena_tag", tag_env)
     config = (
