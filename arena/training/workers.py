@@ -55,7 +55,7 @@ class WorkerLoop(TrainingLoop):
         super().__init__(scenario, seats, num_worlds, seed)  # `env`: the run's copy of the batch
         if not 1 <= workers <= num_worlds:
             raise ValueError(f"--workers must be between 1 and --worlds ({num_worlds}), got {workers}")
-        self.copies = [copy_of(seat) for seat in seats]
+        self.copies = [copy_of(seat) for seat in seats]  # checked now; taken again at the start
         self.bounds = [(k * num_worlds // workers, (k + 1) * num_worlds // workers) for k in range(workers)]
         self.scenario_text, self.seed, self.threads = scenario_text, seed, threads
         self.ray_address = ray_address
@@ -81,7 +81,8 @@ class WorkerLoop(TrainingLoop):
     def play(self, iterations: int, step: int = 0) -> int:
         """One fragment of at most `iterations` steps of every world; the learners learn from
         each step in order. Returns the steps taken."""
-        if self.pool is None:  # started here, after a resume has restored the run's worlds
+        if self.pool is None:  # started here, after a resume has restored the worlds and seats
+            self.copies = [copy_of(seat) for seat in self.seats]
             starts = [self.start(k) for k in range(len(self.bounds))]
             if self.ray_address:
                 self.pool = RayWorkers(self.ray_address, starts, self.start)
