@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.scenario} {json.dumps(teams)}, {args.worlds} worlds, {args.steps} env steps", end="")
     print(f" (load average {load:.1f} at the end)")
     for workers, rate in best.items():
-        label = f"{workers} worker {where}" if workers else "no workers (one process)"
+        label = f"{workers} x {where[:-1] if workers == 1 else where}" if workers else "no workers (one process)"
         print(f"  {label:<28} {rate:9.0f} env-steps/s")
     return 0
 
