@@ -31,7 +31,7 @@ def steady_rate(config: TrainConfig, folder: str, ray_address: str | None) -> fl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.workers", description=__doc__)
     parser.add_argument("--scenario", default="maze_v0")
-    parser.add_argument("--team", action="append", default=[], metavar="NAME=ALGO")
+    parser.add_argument("--seat", action="append", default=[], metavar="NAME=CONTROLLER")
     parser.add_argument("--worlds", type=int, default=64)
     parser.add_argument("--steps", type=int, default=64 * 64 * 8, help="env steps per run")
     parser.add_argument("--workers", default="0,1,2", help="worker counts, comma-separated (0: none)")
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     add_ray_option(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    teams = dict(item.split("=", 1) for item in args.team)
+    teams = dict(item.split("=", 1) for item in args.seat)
     counts = [int(w) for w in args.workers.split(",")]
     best = dict.fromkeys(counts, 0.0)
     with tempfile.TemporaryDirectory() as root:
@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
                 rate = steady_rate(config, os.path.join(root, f"{workers}-{k}"), args.ray)
                 best[workers] = max(best[workers], rate)
     load = os.getloadavg()[0]
-    where = "Ray actors" if args.ray else "processes"
+    where = "Ray actor" if args.ray else "worker process"
     print(f"{args.scenario} {json.dumps(teams)}, {args.worlds} worlds, {args.steps} env steps", end="")
     print(f" (load average {load:.1f} at the end)")
     for workers, rate in best.items():
-        label = f"{workers} x {where[:-1] if workers == 1 else where}" if workers else "no workers (one process)"
+        label = f"{workers} x {where}" if workers else "no workers (one process)"
         print(f"  {label:<28} {rate:9.0f} env-steps/s")
     return 0
 

@@ -73,6 +73,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--workers",
         type=int,
+        metavar="N",
         help="rollout workers: N processes (Ray actors with --ray) step the worlds with the learners' "
         "weights and send the steps back; the learners stay here (default 0: this process steps them)",
     )
