@@ -112,6 +112,9 @@ class Transition:
     truncated: np.ndarray  # bool[n]: cut off by time or world reset (bootstrap from next_obs)
     next_obs: Observations  # for terminated/truncated rows: the last observation before reset
     active: np.ndarray  # bool[n]
+    # what a copy of this learner computed when it acted on `obs` elsewhere (a rollout worker:
+    # its `behaviour()`), so the learner need not run those rows through its network again
+    behaviour: dict[str, np.ndarray] | None = None
 
 
 @runtime_checkable

@@ -139,6 +139,23 @@ class PolicyGradient(Learner):
             return sample(probs, self.rng)
         return np.where(legal, probs, -1.0).argmax(1).astype(np.int64)
 
+    def behaviour(self) -> dict[str, np.ndarray]:
+        """What the last `act` computed for its rows: the view it saw (with memory), the log
+        probabilities of every action and the value (and the critic's map). A rollout worker's
+        copy of this learner sends it along with the transition (`Transition.behaviour`)."""
+        _, view, _, logp_all, value, grid = self._acted
+        out = {"view": view.cpu().numpy(), "logp_all": logp_all.cpu().numpy(), "value": value.cpu().numpy()}
+        if grid is not None:
+            out["grid"] = grid.cpu().numpy()
+        return out
+
+    def _adopt(self, obs: Observations, behaviour: dict[str, np.ndarray]) -> tuple:
+        """`_evaluate`'s result from a copy's `behaviour()` on the same rows and weights."""
+        dev = self.device
+        legal = torch.as_tensor(self.legal(obs), device=dev)
+        got = {key: torch.as_tensor(value, device=dev) for key, value in behaviour.items()}
+        return obs, got["view"], legal, got["logp_all"], got["value"], got.get("grid")
+
     def grid(self, obs: Observations) -> torch.Tensor:
         """Each row's map for the centralized critic, uint8[n, H, W, 3]: cell, who stands there
         seen from the row (nobody, itself, teammate, rival), 1 on the row's own goal."""
@@ -161,7 +178,9 @@ class PolicyGradient(Learner):
     def learn(self, tr: Transition) -> dict[str, float] | None:
         n = len(tr.action)
         acted = self._acted
-        if acted is None or acted[0] is not tr.obs:
+        if tr.behaviour is not None:
+            acted = self._adopt(tr.obs, tr.behaviour)  # a copy acted on these rows elsewhere
+        elif acted is None or acted[0] is not tr.obs:
             acted = self._evaluate(tr.obs)  # act() saw other rows last (an evaluation, a resume)
         _, view, legal, logp_all, value, grid = acted
         metrics = None

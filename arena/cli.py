@@ -77,14 +77,17 @@ EXAMPLES = {
         "arena train maze_v0 --config size=7 --seat agents=tabular_q --steps 50000",
         "arena train --out runs/maze_v0 --resume",
         "arena train --curriculum tasks:maze:train:8 --steps-per-task 20000",
+        "arena train tag_v0 --seat runners=planner --workers 2",
+        "arena train tag_v0 --workers 8 --ray 10.0.0.1:6379",
     ],
     "arena lm train": ["arena lm train --seed 0 --threads 1"],
     "arena lm bench": ["arena lm bench --seconds 2 --no-success --threads 1"],
-    "arena lm finetune": [
-        "arena lm finetune plates_v0 --config num_agents=1 size=5 --steps 20480"
-    ],
+    "arena lm finetune": ["arena lm finetune plates_v0 --config num_agents=1 size=5 --steps 20480"],
     "arena lm continual": ["arena lm continual --threads 1 --hp continual=ewc ewc_lambda=100"],
-    "arena league": ["arena league tag_v0 --player a=planner --player b=random --games 20"],
+    "arena league": [
+        "arena league tag_v0 --player a=planner --player b=random --games 20",
+        "arena league tag_v0 --player a=planner --player b=random --games 64 --batch 8 --ray",
+    ],
     "arena ladder": ["arena ladder --db runs/league.sqlite", "arena ladder --json"],
 }
 

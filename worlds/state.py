@@ -90,6 +90,17 @@ class State:
     def copy(self) -> State:
         return self.world(slice(None))
 
+    @classmethod
+    def concat(cls, states: list[State]) -> State:
+        """One state of the worlds of `states`, in order (batches stepped apart, joined)."""
+        first = states[0]
+        return cls(
+            *(np.concatenate([getattr(s, name) for s in states]) for name in CORE_FIELDS[:5]),
+            first.pad,
+            np.concatenate([s.last_move for s in states]),
+            {name: np.concatenate([s.extra[name] for s in states]) for name in first.extra},
+        )
+
     def to_dict(self) -> dict[str, np.ndarray]:
         """Copies of every array (a snapshot that later steps do not change); the scenario's
         own arrays under `extra.NAME`, so the dict is flat (npz and safetensors take it)."""

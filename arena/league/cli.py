@@ -2,6 +2,7 @@
 
 arena league tag_v0 --player greedy=planner --player rand=random --games 16
 arena league flags_v0 --player a=planner --player b=random --schedule swiss --rounds 3
+arena league tag_v0 --player greedy=planner --player rand=random --ray HEAD:6379   # on a Ray cluster
 arena ladder --scenario tag_v0            # table, head-to-head and rating PNGs
 arena ladder --json                       # the same rows for scripts
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from arena.cluster import add_ray_option
 from arena.league import db, ratings, schedule
 from arena.league.db import DEFAULT_DB
 
@@ -42,6 +44,7 @@ def add_parsers(sub) -> None:
     )
     league.add_argument("--device", default="auto", help="torch device for checkpoint and LM players")
     league.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_option(league)
     league.set_defaults(func=league_command)
 
     ladder = sub.add_parser("ladder", help="the ladder: ratings, head-to-head matrix, rating history")
@@ -68,7 +71,7 @@ def league_command(args) -> int:
         record_dir=args.record_dir,
         device=args.device,
     )
-    summary = run_league(spec, args.db, progress=not args.quiet)
+    summary = run_league(spec, args.db, progress=not args.quiet, ray_address=args.ray)
     print(
         f"league {args.scenario}: {summary['played']} matches played, {summary['skipped']} already in "
         f"{args.db} ({summary['matches_per_s']:.1f} matches/s)"

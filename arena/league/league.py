@@ -6,21 +6,27 @@ written. Matches are then played a batch at a time and committed one by one; a r
 same arguments skips the matches already in the ladder and plays the rest, and Swiss or
 matchmaking rounds pair on ratings replayed from the earlier rounds' matches in schedule order,
 so a resumed league pairs as an unbroken one would have.
+
+Each batch starts its players fresh (`arena.league.roster`), so a batch plays the same wherever
+it is played. With `--ray` (`arena.league.remote`) the batches of a round are played at once by
+Ray actors across a cluster, and their results are committed here, on the driver, in schedule
+order as they arrive: the ladder gets the same rows and ratings as a league on one machine.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from arena.league import db, ratings, schedule
-from arena.league.play import make_player_controller, num_entries, play_games
+from arena.league.play import Played, num_entries, play_games, save_played
+from arena.league.roster import Roster
 from arena.league.schedule import Game, Pairing
 from worlds.registry import make_scenario
+from worlds.scenario import Scenario
 
 
 @dataclass
@@ -54,12 +60,18 @@ def parse_players(pairs: list[str]) -> dict[str, str]:
     return players
 
 
-def run_league(spec: LeagueSpec, db_path: str | Path, progress: bool = True) -> dict:
-    """Plays what the ladder at `db_path` lacks of the league; returns counts and speed."""
+def run_league(
+    spec: LeagueSpec, db_path: str | Path, progress: bool = True, ray_address: str | None = None
+) -> dict:
+    """Plays what the ladder at `db_path` lacks of the league; returns counts and speed. With
+    `ray_address` (`arena.cluster.LOCAL` for a Ray started here) the batches of matches are
+    played on a Ray cluster; the ladder gets the same rows, written here in schedule order."""
     if spec.schedule not in schedule.SCHEDULES:
         raise ValueError(f"unknown schedule {spec.schedule!r}; known: {', '.join(schedule.SCHEDULES)}")
     if spec.games < 1:
         raise ValueError(f"--games must be at least 1, got {spec.games}")
+    if spec.batch < 1:
+        raise ValueError(f"--batch must be at least 1, got {spec.batch}")
     try:
         scenario = make_scenario(spec.scenario, **(spec.config or {}))
     except TypeError as err:
@@ -70,17 +82,39 @@ def run_league(spec: LeagueSpec, db_path: str | Path, progress: bool = True) -> 
     for name in names:
         schedule.check_name(name)
     players = {n: db.Player.of(n, s) for n, s in spec.players.items()}
-    controllers = {
-        n: make_player_controller(s, scenario, _player_seed(spec.seed, n), spec.device)
-        for n, s in spec.players.items()
-    }
+    roster = Roster(spec.players, scenario, spec.seed, spec.device)  # every player built: checked
     ladder = Ladder(Path(db_path))
+    tables = None
     try:
         if ladder.conn is not None:
             db.check_players(ladder.conn, list(players.values()))
-        return _play_rounds(spec, scenario, ladder, players, controllers, progress)
+        if ray_address is None:
+            tables = LocalTables(scenario, roster, record=spec.record_dir is not None)
+        else:
+            from arena.league.remote import RayTables
+
+            tables = RayTables(ray_address, spec, record=spec.record_dir is not None)
+        return _play_rounds(spec, scenario, ladder, players, tables, progress)
     finally:
+        if tables is not None:
+            tables.close()
         ladder.close()
+
+
+class LocalTables:
+    """Batches of matches played here, one after another (`arena.league.remote.RayTables`
+    plays them on a Ray cluster)."""
+
+    def __init__(self, scenario: Scenario, roster: Roster, record: bool = False):
+        self.scenario, self.roster, self.record = scenario, roster, record
+
+    def play(self, batches: list[list[Game]]) -> Iterator[list[Played]]:
+        """Each batch's results, in the order of `batches`."""
+        for batch in batches:
+            yield play_games(self.scenario, batch, self.roster.for_batch(batch), self.record)
+
+    def close(self) -> None:
+        pass
 
 
 class Ladder:
@@ -109,11 +143,7 @@ class Ladder:
             self.conn.close()
 
 
-def _player_seed(seed: int, name: str) -> int:
-    return int(np.random.SeedSequence([seed, schedule._word(name)]).generate_state(1)[0])
-
-
-def _play_rounds(spec, scenario, ladder: Ladder, players, controllers, progress) -> dict:
+def _play_rounds(spec, scenario, ladder: Ladder, players, tables, progress) -> dict:
     config = db_config(scenario)
     tag = schedule.league_tag(spec.scenario, config)
     prefix = f"{tag}/{spec.schedule}/"
@@ -139,9 +169,10 @@ def _play_rounds(spec, scenario, ladder: Ladder, players, controllers, progress)
         skipped += len(games) - len(todo)
         bar.total += len(games)
         bar.done += len(games) - len(todo)
-        for batch in batches(todo, spec.batch):
-            record_dir = Path(spec.record_dir) if spec.record_dir else None
-            for result in play_games(scenario, batch, controllers, record_dir):
+        for results in tables.play(batches(todo, spec.batch)):
+            for result in results:  # in schedule order, so the ratings are the same everywhere
+                if spec.record_dir:
+                    save_played(result, Path(spec.record_dir))
                 if ladder.add(players, _result(spec, config, result), _rater(result)):
                     played += 1
                 bar.advance()

@@ -38,7 +38,8 @@ class Played:
     outcome: str
     steps: int
     seconds: float
-    record: str | None = None
+    record: str | None = None  # the record file, once saved (`save_played`)
+    log: EpisodeLog | None = None  # the match as a record, when played with `record`
 
 
 def num_entries(scenario: Scenario) -> int:
@@ -93,9 +94,10 @@ def play_games(
     scenario: Scenario,
     games: list[Game],
     controllers: dict[str, object],
-    record_dir: Path | None = None,
+    record: bool = False,
 ) -> list[Played]:
-    """Plays `games` (one side of one pairing: same entries, consecutive seeds) at once."""
+    """Plays `games` (one side of one pairing: same entries, consecutive seeds) at once; with
+    `record`, each `Played` carries its match as an `EpisodeLog` (`save_played` writes it)."""
     if not games:
         return []
     entries, seed = games[0].entries, games[0].seed
@@ -115,10 +117,9 @@ def play_games(
             )  # fmt: skip
             for k, name in enumerate(entries)
         ]
-        runs = [_run(scenario, seats, seed, len(games), record_dir is not None)]
+        runs = [_run(scenario, seats, seed, len(games), record)]
     else:
         everyone = np.arange(scenario.num_agents, dtype=np.int64)
-        record = record_dir is not None
         runs = []
         for name in entries:  # each entry's turn: the whole team, in worlds of its own
             seat = Seat(
@@ -129,8 +130,8 @@ def play_games(
     out = []
     for b, game in enumerate(games):
         played = _judge(scenario, game, runs, b, seconds)
-        if record_dir is not None:
-            played.record = str(_save(scenario, game, runs, b, played, record_dir))
+        if record:
+            played.log = _log(scenario, game, runs, b, played)
         out.append(played)
     return out
 
@@ -231,11 +232,20 @@ def outcome_words(scenario: Scenario, entries, ranks: list[int], scores: list[fl
     return f"{verdict}: " + ", ".join(parts)
 
 
-def _save(scenario: Scenario, game: Game, runs: list[_Run], b: int, played: Played, folder: Path) -> Path:
-    """The match as a record file (`arena replay` opens it); in a game of turns, the first
-    entry's turn (each turn is a separate episode)."""
+def save_played(played: Played, folder: Path) -> Path:
+    """Writes a match played with `record` as a record file named by its key (`arena replay`
+    opens it), and notes the file in `played.record`."""
+    name = played.game.key.replace("/", "__").replace("#", "-") + ".npz"
+    path = save_record(Path(folder) / name, played.log)
+    played.record = str(path)
+    return path
+
+
+def _log(scenario: Scenario, game: Game, runs: list[_Run], b: int, played: Played) -> EpisodeLog:
+    """The match as a record; in a game of turns, the first entry's turn (each turn is a
+    separate episode)."""
     run = runs[0]
-    log = EpisodeLog(
+    return EpisodeLog(
         scenario=scenario.name,
         config=scenario_config(scenario),
         seed=game.seed,
@@ -254,5 +264,3 @@ def _save(scenario: Scenario, game: Game, runs: list[_Run], b: int, played: Play
             "key": game.key,
         },
     )
-    name = game.key.replace("/", "__").replace("#", "-") + ".npz"
-    return save_record(Path(folder) / name, log)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 
+from arena.cluster import add_ray_option
 from arena.training.loop import ALGOS, LM_ALGOS, parse_pairs, parse_scenario
 from arena.training.run import Run, TrainConfig
 
@@ -69,6 +70,14 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="world b is seeded seed + b (default 0)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="rollout workers: N processes (Ray actors with --ray) step the worlds with the learners' "
+        "weights and send the steps back; the learners stay here (default 0: this process steps them)",
+    )
+    add_ray_option(p)
     p.add_argument("--out", help="run folder (default runs/SCENARIO, runs/curriculum)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--log-every", type=int, help="env steps between log lines (default steps/100)")
@@ -128,6 +137,8 @@ def train_command(args) -> int:
     if args.curriculum:
         from arena.training.curriculum import curriculum_command
 
+        if args.workers:
+            raise ValueError("--workers trains one scenario; a --curriculum runs in this process")
         return curriculum_command(args)
     given = [name for name in RUN_OPTIONS if getattr(args, name) is not None]
     named = ["scenario"] * bool(args.scenario) + given
@@ -143,6 +154,8 @@ def train_command(args) -> int:
         overrides = {"device": args.device, "threads": args.threads} | (
             {"steps": args.steps} if args.steps else {}
         )
+        if args.workers is not None:
+            overrides["workers"] = args.workers
     else:
         overrides = None
         defaults = TrainConfig()
@@ -168,9 +181,12 @@ def train_command(args) -> int:
             pool_share=_given(args.pool_share, defaults.pool_share),
             pfsp_power=_given(args.pfsp_power, defaults.pfsp_power),
             db=args.db,
+            workers=_given(args.workers, defaults.workers),
         )
+    if args.ray and config is not None and not config.workers:
+        raise ValueError("--ray puts rollout workers on a Ray cluster: give --workers N too")
     out = args.out or f"runs/{config.scenario.split(':')[0]}"
-    run = Run(config, out, resume=args.resume, quiet=args.quiet, overrides=overrides)
+    run = Run(config, out, resume=args.resume, quiet=args.quiet, overrides=overrides, ray_address=args.ray)
     if args.resume and run.step >= run.config.steps:
         raise ValueError(f"{out}: the run already reached {run.step:,} steps; give a larger --steps to go on")
     if not args.quiet:
@@ -223,7 +239,9 @@ def parse_teams(items: list[str]) -> dict[str, str]:
 def describe(run: Run) -> str:
     seats = ", ".join(f"{s.name}={s.spec}{' (frozen)' if s.frozen else ''}" for s in run.seats)
     start = f", resuming at step {run.step:,}" if run.step else ""
+    workers = f" over {run.config.workers} workers{' on Ray' if run.ray_address else ''}"
     return (
-        f"arena train {run.config.scenario}: {seats}; {run.config.worlds} worlds, "
+        f"arena train {run.config.scenario}: {seats}; {run.config.worlds} worlds"
+        f"{workers if run.config.workers else ''}, "
         f"{run.config.steps:,} env steps, seed {run.config.seed}, device {run.device}{start} -> {run.out}"
     )

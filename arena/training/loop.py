@@ -279,6 +279,15 @@ class TrainingLoop:
             self.self_play.ended(outcome)
         return outcome.infos
 
+    def play(self, iterations: int, step: int = 0) -> int:
+        """Steps every world at most `iterations` times (here once; rollout workers take a
+        fragment, `arena.training.workers`); `step` is the run's env step. Returns the steps."""
+        self.step()
+        return 1
+
+    def close(self) -> None:
+        """Lets go of what the loop holds beyond this process (rollout workers)."""
+
     def rows(self) -> list[Observations]:
         """Each seat's rows of the current observation."""
         return [seat_rows(self.scenario, self.state, self.obs, seat) for seat in self.seats]

@@ -82,9 +82,10 @@ class TrainConfig:
     pool_share: float = 0.5  # the share of worlds where a snapshot plays the other team
     pfsp_power: float = 2.0  # PFSP draws opponents with weight (1 - win rate)^power
     db: str | None = None  # the self-play ladder; None: <out>/ladder.sqlite
+    workers: int = 0  # rollout workers stepping the worlds (arena.training.workers); 0: this process
 
     def __post_init__(self) -> None:
-        ints = ("worlds", "steps", "seed", "eval_worlds", "eval_seed", "threads")
+        ints = ("worlds", "steps", "seed", "eval_worlds", "eval_seed", "threads", "workers")
         optional = ("log_every", "eval_every", "checkpoint_every", "snapshot_every")
         for key in ints + optional:
             value = getattr(self, key)
@@ -99,6 +100,8 @@ class TrainConfig:
         for key in optional:
             if getattr(self, key) is not None and getattr(self, key) < 0:
                 raise ConfigError(f"{key} must be >= 0, got {getattr(self, key)}")
+        if not 0 <= self.workers <= self.worlds:
+            raise ConfigError(f"workers must be between 0 and worlds ({self.worlds}), got {self.workers}")
         if not isinstance(self.scenario, str) or not isinstance(self.teams, dict):
             raise ConfigError(f"scenario must be a string and teams a table, got {self.scenario!r}")
         if not isinstance(self.hyper, dict) or not isinstance(self.frozen, list):
@@ -139,11 +142,14 @@ class Run:
         resume: bool = False,
         quiet: bool = False,
         overrides: dict | None = None,
+        ray_address: str | None = None,
     ):
         """A new run of `config` in `out`, or (`resume`) the run saved there, its config taken
-        from the checkpoint with `overrides` (steps, device) applied."""
+        from the checkpoint with `overrides` (steps, device) applied. With `workers` in the
+        config, `ray_address` puts the rollout workers on a Ray cluster (`arena.cluster`)."""
         self.out = Path(out)
         self.quiet = quiet
+        self.ray_address = ray_address
         path = self.out / CHECKPOINT
         if resume and not path.exists():
             load_run(path)  # says there is nothing to resume, before a lock creates the folder
@@ -191,7 +197,17 @@ class Run:
                 f"--hp {', '.join(sorted(named))}.KEY: the seats are {', '.join(n for n, _, _ in plan)}"
             )
         self.seats = [self._seat(k, name, agents, spec, saved) for k, (name, agents, spec) in enumerate(plan)]
-        self.loop = TrainingLoop(self.scenario, self.seats, config.worlds, config.seed)
+        if config.workers:
+            from arena.training.workers import WorkerLoop
+
+            if config.self_play:
+                raise ConfigError("--workers does not combine with --self-play")
+            self.loop = WorkerLoop(
+                self.scenario, self.seats, config.worlds, config.seed, config.workers, config.scenario,
+                self.ray_address, config.threads,
+            )  # fmt: skip
+        else:
+            self.loop = TrainingLoop(self.scenario, self.seats, config.worlds, config.seed)
         self.step = 0
         self.elapsed = 0.0
         self.last_eval: dict | None = None
@@ -359,6 +375,7 @@ class Run:
             with deterministic():
                 return self._run(callback)
         finally:
+            self.loop.close()
             if self.self_play is not None:
                 self.self_play.close()
             self._lock.release()  # the run is over, finished or dead
@@ -375,8 +392,9 @@ class Run:
         base = self.elapsed
         try:
             while self.step < config.steps:
-                before, self.step = self.step, self.step + config.worlds
-                self.loop.step()
+                left = -(-(config.steps - self.step) // config.worlds)  # loop iterations to go
+                before = self.step
+                self.step += config.worlds * self.loop.play(left, self.step)
                 if self.self_play is not None and due(before, self.step, snapshot_every):
                     self.self_play.snapshot(self.step)
                 self.elapsed = base + time.perf_counter() - clock
