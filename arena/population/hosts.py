@@ -31,13 +31,17 @@ class Here:
 
 
 class OnRay:
-    """One Ray actor per member, of one CPU (its torch threads: `--threads`)."""
+    """One Ray actor per member, spread over the cluster's nodes. Every member must be alive
+    at once (each holds its state), so each asks for its threads' CPUs or, when the population
+    outnumbers the cluster's CPUs, an equal share of them."""
 
     def __init__(self, specs: list[MemberSpec], address: str):
         from arena.cluster import connect
 
         self.ray = connect(address)
-        actor = self.ray.remote(num_cpus=1)(Member)
+        cpus = float(self.ray.cluster_resources().get("CPU", 1.0))
+        share = min(float(specs[0].threads), cpus / len(specs))
+        actor = self.ray.remote(Member).options(num_cpus=share, scheduling_strategy="SPREAD")
         self.actors = [actor.remote(spec) for spec in specs]
 
     def call(self, calls: list[tuple[int, str, tuple]]) -> list:
