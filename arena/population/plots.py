@@ -63,7 +63,7 @@ def plot_population(
     handles.append(plt.Line2D([], [], color="gray", marker="x", ls="", label="score before a copy"))
     score_ax.legend(handles=handles, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.subplots_adjust(hspace=0.35, wspace=0.35, top=0.93)  # cheaper than tight_layout; the save trims
     return _save(fig, path)
 
 
