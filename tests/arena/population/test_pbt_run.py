@@ -4,6 +4,10 @@ the ladder of two-team populations, the command line and damaged files."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +158,33 @@ def test_a_killed_population_resumes_to_the_same_end_as_one_left_alone(tmp_path)
         a = load_file(tmp_path / "whole" / "members" / f"m{k}_agents.safetensors")
         b = load_file(killed / "members" / f"m{k}_agents.safetensors")
         assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+@pytest.mark.slow
+def test_a_sigkilled_population_command_resumes_to_the_same_end(tmp_path):
+    """A real `arena train --population` process killed with SIGKILL once it has checkpointed,
+    then `--resume`: the same checkpoint, log and lineage as the same run left alone."""
+    cfg = config(steps=4 * 48, exploit_every=4 * 4, log_every=4 * 4)
+    Population(cfg, tmp_path / "whole", quiet=True).run()
+    killed = tmp_path / "killed"
+    command = [sys.executable, "-m", "arena.cli", "train", "--out", str(killed), "--quiet"]
+    options = [
+        MAZE, "--population", "4", "--worlds", "4", "--steps", str(4 * 48), "--exploit-every", "16",
+        "--log-every", "16", "--eval-worlds", "4", "--seed", "3", *(f"--hp={k}={v}" for k, v in PPO.items()),
+    ]  # fmt: skip
+    proc = subprocess.Popen([*command, *options])
+    deadline = time.monotonic() + 300
+    while not (killed / CHECKPOINT).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    step = load_population(killed / CHECKPOINT).progress["step"]
+    assert step < 4 * 48, "the run finished before it could be killed; make it longer"
+    subprocess.run([*command, "--resume"], check=True, timeout=600)
+    whole, again = load_file(tmp_path / "whole" / CHECKPOINT), load_file(killed / CHECKPOINT)
+    assert whole.keys() == again.keys() and all(torch.equal(whole[k], again[k]) for k in whole)
+    assert without_time(lines(killed)) == without_time(lines(tmp_path / "whole"))
+    assert lines(killed, LINEAGE) == lines(tmp_path / "whole", LINEAGE)
 
 
 def test_rate_uses_the_leagues_openskill_and_counts_wins():
