@@ -33,20 +33,45 @@ def records(folder, name="log.jsonl") -> list[dict]:
     return [{k: v for k, v in r.items() if k != "time"} for r in rows]
 
 
+CONFIG = PopulationConfig(
+    scenario="maze_v0:size=5:max_cycles=20", hyper={"hidden": 16, "rollout": 8, "epochs": 1},
+    population=4, worlds=4, steps=4 * 24, exploit_every=4 * 8, eval_worlds=4, seed=3,
+)  # fmt: skip
+
+
+class Stop(Exception):
+    """Raised from a population's callback: the run dies as if killed."""
+
+
+def same_end(a, b) -> None:
+    assert records(a, LINEAGE) == records(b, LINEAGE)
+    assert records(a) == records(b)
+    left, right = load_file(a / CHECKPOINT), load_file(b / CHECKPOINT)
+    assert left.keys() == right.keys()
+    assert all(torch.equal(left[key], right[key]) for key in left)
+
+
 @pytest.mark.slow
 def test_members_on_ray_actors_give_the_same_lineage_and_weights_as_members_here(tmp_path, local_ray):
-    config = PopulationConfig(
-        scenario="maze_v0:size=5:max_cycles=20", hyper={"hidden": 16, "rollout": 8, "epochs": 1},
-        population=4, worlds=4, steps=4 * 24, exploit_every=4 * 8, eval_worlds=4, seed=3,
-    )  # fmt: skip
+    config = CONFIG
     Population(config, tmp_path / "here", quiet=True).run()
     on_ray = Population(config, tmp_path / "ray", quiet=True, ray=local_ray)
     assert type(on_ray.hosts).__name__ == "OnRay"
     on_ray.run()
     lineage = records(tmp_path / "ray", LINEAGE)
     assert any(e["kind"] == "exploit" for e in lineage)
-    assert lineage == records(tmp_path / "here", LINEAGE)
-    assert records(tmp_path / "ray") == records(tmp_path / "here")
-    here, there = load_file(tmp_path / "here" / CHECKPOINT), load_file(tmp_path / "ray" / CHECKPOINT)
-    assert here.keys() == there.keys()
-    assert all(torch.equal(here[key], there[key]) for key in here)
+    same_end(tmp_path / "ray", tmp_path / "here")
+
+
+@pytest.mark.slow
+def test_a_population_killed_on_ray_resumes_here_to_the_same_end(tmp_path, local_ray):
+    Population(CONFIG, tmp_path / "here", quiet=True).run()
+
+    def stop(population):
+        if population.step >= 64:
+            raise Stop
+
+    with pytest.raises(Stop):
+        Population(CONFIG, tmp_path / "moved", quiet=True, ray=local_ray).run(stop)
+    Population(None, tmp_path / "moved", resume=True, quiet=True).run()
+    same_end(tmp_path / "moved", tmp_path / "here")
