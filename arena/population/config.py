@@ -68,10 +68,15 @@ class PopulationConfig:
                 raise ConfigError(f"{key} must be at least worlds ({self.worlds}) env steps, got {value}")
         self.exploit_share = check_share("exploit_share", self.exploit_share, 0.5)
         self.resample_chance = check_share("resample_chance", self.resample_chance, 1.0)
-        if not isinstance(self.scenario, str) or not isinstance(self.teams, dict):
-            raise ConfigError(f"scenario must be a string and teams a table, got {self.scenario!r}")
-        if not isinstance(self.hyper, dict) or not isinstance(self.eval_greedy, bool):
-            raise ConfigError(f"hyper must be a table and eval_greedy true or false, got {self.hyper!r}")
+        if not isinstance(self.scenario, str):
+            raise ConfigError(f"scenario must be a string, got {self.scenario!r}")
+        teams = self.teams
+        if not isinstance(teams, dict) or not all(isinstance(v, str) for v in [*teams, *teams.values()]):
+            raise ConfigError(f"teams must be a table of team names to learners, got {teams!r}")
+        if not isinstance(self.hyper, dict) or not all(isinstance(k, str) for k in self.hyper):
+            raise ConfigError(f"hyper must be a table of hyper-parameters, got {self.hyper!r}")
+        if not isinstance(self.eval_greedy, bool):
+            raise ConfigError(f"eval_greedy must be true or false, got {self.eval_greedy!r}")
 
     def interval(self) -> int:
         """Env steps between exploit steps (and evaluations)."""

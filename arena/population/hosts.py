@@ -33,15 +33,21 @@ class Here:
 class OnRay:
     """One Ray actor per member, spread over the cluster's nodes. Every member must be alive
     at once (each holds its state), so each asks for its threads' CPUs or, when the population
-    outnumbers the cluster's CPUs, an equal share of them."""
+    outnumbers the cluster's CPUs, an equal share of them (and with `--device cuda`, a share
+    of the GPUs: an actor that asks for none sees none)."""
 
     def __init__(self, specs: list[MemberSpec], address: str):
         from arena.cluster import connect
 
         self.ray = connect(address)
-        cpus = float(self.ray.cluster_resources().get("CPU", 1.0))
-        share = min(float(specs[0].threads), cpus / len(specs))
-        actor = self.ray.remote(Member).options(num_cpus=share, scheduling_strategy="SPREAD")
+        resources = self.ray.cluster_resources()
+        options = {
+            "num_cpus": min(float(specs[0].threads), float(resources.get("CPU", 1.0)) / len(specs)),
+            "scheduling_strategy": "SPREAD",
+        }
+        if specs[0].device == "cuda" and resources.get("GPU"):
+            options["num_gpus"] = min(1.0, float(resources["GPU"]) / len(specs))
+        actor = self.ray.remote(Member).options(**options)
         self.actors = [actor.remote(spec) for spec in specs]
 
     def call(self, calls: list[tuple[int, str, tuple]]) -> list:
