@@ -345,8 +345,8 @@ def format_table(rows: list[dict]) -> str:
 
 
 def targets(rows: list[dict]) -> str:
-    """The issue's targets, each said met or not in this run (figures, not asserts)."""
-    lines = ["targets (from the issue; this run):"]
+    """The project's speed goals, each said met or not in this run (figures, not asserts)."""
+    lines = ["speed goals (this run):"]
     minigrid = [r for r in rows if r["contestant"] == "MiniGrid"]
     goal = TARGET_SINGLE_VS_MINIGRID
     for r in rows:

@@ -283,6 +283,8 @@ def _maze_outcome(match) -> str:
     if home == total:
         who = f"{match.agents[0]} reached its goal" if total == 1 else "Everyone reached their goal"
         return f"{who} in {_steps(match.steps)}"
+    if total == 1:
+        return f"Time's up: {match.agents[0]} did not reach its goal"
     return f"Time's up: {home} of {total} reached their goal"
 
 
@@ -299,6 +301,13 @@ def _plates_outcome(match) -> str:
 
 def _generic_outcome(match) -> str:
     steps = _steps(match.steps)
+    if len(match.scenario.team_names) > 1:  # a contest: the team with the highest return won
+        returns = match.team_returns()
+        best = max(returns.values())
+        leaders = [team for team, r in returns.items() if r == best]
+        if len(leaders) == 1:
+            return f"{leaders[0].capitalize()} win{'s' * (not leaders[0].endswith('s'))} after {steps}"
+        return f"A draw after {steps}"
     return f"Success in {steps}" if match.success() else f"Time's up after {steps}"
 
 

@@ -21,6 +21,41 @@ def positive_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    """A seed: a whole number >= 0 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a seed is a whole number >= 0, got {value}")
+    return value
+
+
+def threads_int(text: str) -> int:
+    """`--threads`: torch CPU threads, at least 1."""
+    return positive_int(text)
+
+
+def add_threads_option(parser, default: int | None = 1) -> None:
+    """`--threads N`, the same on every command that runs torch: one thread by default, since
+    two threads collapse when the machine is busy (docs/speed.md)."""
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=default,
+        help=f"torch CPU threads (default {default or 'torch' + chr(39) + 's'})",
+    )
+
+
+def set_threads(n: int | None) -> None:
+    """Apply `--threads` (None leaves torch's own default); imports torch only when asked."""
+    if n is not None:
+        import torch
+
+        torch.set_num_threads(n)
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)

@@ -32,7 +32,7 @@ class Seat:
         if "/" in label or "\\" in label:
             path = Path(label)
             label = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
-        return label if len(label) <= 32 else label[:29] + "..."
+        return label  # the panel elides a long one in the middle to fit (hud._fit)
 
 
 def parse_seats(

@@ -18,3 +18,10 @@ def test_every_scenario_has_a_page_in_the_nav() -> None:
 
 def test_readme_stays_one_screen() -> None:
     assert len((ROOT / "README.md").read_text().splitlines()) <= 60
+
+
+def test_the_cli_reference_is_generated_from_the_parsers():
+    from arena.cli_reference import reference
+
+    page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert page == reference(), "docs/cli.md is stale: python -m arena.cli_reference > docs/cli.md"

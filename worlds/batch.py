@@ -105,6 +105,9 @@ class BatchEnv:
             return seen
         if self.obs_type in FORMS:
             return encode(self.scenario, self.obs_type, seen, self.scenario.extra_observations(world))
+        if self.obs_type == "masked":
+            extra = self.scenario.extra_observations(world)
+            return {"observation": encode(self.scenario, "flat", seen, extra), "action_mask": mask}
         if self.obs_type == "text":
             B, N = world.num_worlds, self.num_agents
             rows = (np.repeat(np.arange(B), N), np.tile(np.arange(N), B))

@@ -183,6 +183,12 @@ class GridParallelEnv(ParallelEnv):
         if self.obs_type in FORMS:
             formed = encode(scenario, self.obs_type, seen, extra)
             return {a: formed[i] for a, i in zip(agents, rows, strict=True)}
+        if self.obs_type == "masked":
+            formed = encode(scenario, "flat", seen, extra)
+            return {
+                a: {"observation": formed[i], "action_mask": mask[i]}
+                for a, i in zip(agents, rows, strict=True)
+            }
         if self.obs_type == "text":
             return {
                 a: {

@@ -51,10 +51,10 @@ PALETTE = np.array(
         (230, 159, 0),  # 0 orange
         (86, 180, 233),  # 1 sky blue
         (0, 190, 140),  # 2 bluish green
-        (240, 228, 66),  # 3 yellow
+        (222, 130, 185),  # 3 reddish purple (not yellow: beside orange it read as the same)
         (213, 94, 0),  # 4 vermillion
         (60, 130, 255),  # 5 blue
-        (222, 130, 185),  # 6 reddish purple
+        (240, 228, 66),  # 6 yellow
         (240, 240, 240),  # 7 white
         (150, 110, 230),  # 8 violet
         (160, 120, 80),  # 9 brown
@@ -109,15 +109,18 @@ def render_rgb(scenario: Scenario, state: State, world: int = 0, tile: int = 32)
     sprites = sorted(scenario.sprites(state, world), key=lambda s: s.kind not in GROUND)
     ground = sum(s.kind in GROUND for s in sprites)
     _draw_sprites(frame, sprites[:ground], tile)  # flags stand under the agents
-    teams = scenario.teams
+    teams = np.asarray(scenario.teams)
     for i in np.flatnonzero(state.alive[world]):
         row, col = (int(v) for v in state.pos[world, i])
         shape = TEAM_SHAPES[int(teams[i]) % len(TEAM_SHAPES)]
-        rgb, alpha, ink = _sprite(tile, shape, int(i))
+        number = int((teams[:i] == teams[i]).sum())  # runner_0 shows 0, as its name says
+        rgb, alpha, ink = _sprite(tile, shape, int(i), number)
         cell = frame[row * tile : (row + 1) * tile, col * tile : (col + 1) * tile]
         blended = cell * (1 - alpha) + rgb * alpha
         blended[ink] = _INK
         cell[:] = np.rint(blended).astype(np.uint8)
+        if cells[row, col] == PLATE:  # a pressed plate would hide under its agent: frame the cell
+            _outline(cell, _PRESSED)
     _draw_sprites(frame, sprites[ground:], tile)  # badges, bubbles, levels and frost over them
     return frame
 
@@ -181,12 +184,21 @@ def _load(name: str, mode: str, tile: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
-def _sprite(tile: int, shape: str, agent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _sprite(tile: int, shape: str, agent: int, number: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Agent `agent`'s body tinted in its colour: rgb float[T, T, 3], alpha float[T, T, 1] and
-    the pixels of its index digit, bool[T, T]."""
+    the pixels of its number within its team, bool[T, T]."""
     body = tileset(tile).bodies[shape]
     colour = PALETTE[agent % len(PALETTE)].astype(np.float32)
-    return _frozen(tint(body[..., 0], colour)), body[..., 1:], _digit(tile, agent % 10)
+    return _frozen(tint(body[..., 0], colour)), body[..., 1:], _digit(tile, number % 10)
+
+
+_PRESSED = np.array((120, 230, 120), np.uint8)  # the frame of a plate held down
+
+
+def _outline(cell: np.ndarray, colour: np.ndarray) -> None:
+    """A frame around a tile, max(1, T // 16) pixels wide."""
+    w = max(1, cell.shape[0] // 16)
+    cell[:w], cell[-w:], cell[:, :w], cell[:, -w:] = colour, colour, colour, colour
 
 
 @lru_cache(maxsize=128)

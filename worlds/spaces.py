@@ -10,7 +10,9 @@ from gymnasium import spaces
 from worlds.forms import FORMS, form_space
 from worlds.scenario import Scenario
 
-OBS_TYPES = ("dict", "view", "text", *FORMS)
+# "masked": PettingZoo's action-masking convention, {"observation": the flat form, "action_mask"},
+# the Dict that Tianshou's PettingZooEnv and PettingZoo's SB3 masking tutorial read
+OBS_TYPES = ("dict", "view", "text", "masked", *FORMS)
 TEXT_CHARSET = frozenset(string.printable)
 
 
@@ -31,6 +33,8 @@ def observation_space(scenario: Scenario, obs_type: str) -> spaces.Space:
         return view_space(scenario)
     if obs_type in FORMS:
         return form_space(scenario, obs_type)
+    if obs_type == "masked":
+        return spaces.Dict({"observation": form_space(scenario, "flat"), "action_mask": mask_space(scenario)})
     if obs_type == "text":
         text = spaces.Text(max_length=text_max_length(scenario), min_length=1, charset=TEXT_CHARSET)
         return spaces.Dict({"text": text, "action_mask": mask_space(scenario), **scenario.extra_spaces()})

@@ -64,11 +64,15 @@ def learner_class(algo: str):
 def describe(model, tokenizer) -> dict:
     """JSON-able description that rebuilds the model's architecture and the tokenizer."""
     specials = {k: getattr(tokenizer, k) for k in ("bos_token", "eos_token", "unk_token", "pad_token")}
-    return {
+    out = {
         "model_config": json.loads(model.config.to_json_string()),
         "tokenizer": tokenizer.backend_tokenizer.to_str(),
         "specials": {k: v for k, v in specials.items() if v is not None},
     }
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, str) and template:  # an instruct model's seat prompts through it
+        out["chat_template"] = template
+    return out
 
 
 def rebuild(described: dict):
@@ -82,6 +86,8 @@ def rebuild(described: dict):
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=Tokenizer.from_str(described["tokenizer"]), **described["specials"]
     )
+    if isinstance(described.get("chat_template"), str):  # a Jinja template: rendered sandboxed
+        tokenizer.chat_template = described["chat_template"]
     return model, tokenizer
 
 

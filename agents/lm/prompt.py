@@ -54,8 +54,10 @@ def history_line(history: Sequence[str]) -> str:
     return "Your last actions: " + (", ".join(recent) if recent else "none") + "."
 
 
-def build_prompt(text_view: str, history: Sequence[str] = ()) -> Prompt:
-    """The prompt for one agent from its text view and its recent actions (oldest first)."""
+def build_prompt(text_view: str, history: Sequence[str] = (), extra: Sequence[str] = ()) -> Prompt:
+    """The prompt for one agent from its text view and its recent actions (oldest first).
+    `extra`: lines of context from outside the view (memories, teammates' messages), placed
+    after the view and before the recent actions; none by default, as the shipped model saw."""
     prefix, body, last = [], [], dict.fromkeys(_LAST_STARTS, "")
     for line in text_view.split("\n"):
         if line.startswith(_PREFIX_STARTS):
@@ -64,7 +66,7 @@ def build_prompt(text_view: str, history: Sequence[str] = ()) -> Prompt:
             last[next(start for start in _LAST_STARTS if line.startswith(start))] = line
         else:
             body.append(line)
-    body += [history_line(history), *(line for line in last.values() if line), CUE]
+    body += [*extra, history_line(history), *(line for line in last.values() if line), CUE]
     return Prompt("".join(line + "\n" for line in prefix), "\n".join(body))
 
 

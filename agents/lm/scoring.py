@@ -47,6 +47,26 @@ class Scores:
     hidden: torch.Tensor | None  # float[n, d]: final hidden state at each row's last prompt token
 
 
+@functools.cache
+def _cache_arg(forward_type: type) -> str:
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(forward_type.forward).parameters else "past_key_values"
+
+
+def cache_arg(model) -> str:
+    """The name a model's forward takes its KV cache by: transformers 5 renamed
+    `past_key_values` to `cache` (the old name still works there, but logs a deprecation on
+    every run); older versions and other models know only the old name."""
+    return _cache_arg(type(model))
+
+
+def cache_of(out):
+    """The KV cache a forward returned, by either name."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 class Scorer:
     """Scores the action strings `actions` after prompts, with `model` and `tokenizer`."""
 
@@ -136,13 +156,13 @@ class Scorer:
             input_ids=ids,
             attention_mask=mask,
             position_ids=positions,
-            past_key_values=past,
+            **{cache_arg(self.model): past},
             use_cache=keep_cache,
             output_hidden_states=hidden,
             logits_to_keep=1,
         )
         last_hidden = out.hidden_states[-1][:, -1] if hidden else None
-        return BodyPass(out.logits[:, -1], last_hidden, out.past_key_values, mask, positions[:, -1])
+        return BodyPass(out.logits[:, -1], last_hidden, cache_of(out), mask, positions[:, -1])
 
     def _prefixes(self, unique: list[str], keep: bool):
         """Per layer (keys, values) [U, heads, P, head_dim] of the distinct prefixes, left-padded
@@ -153,7 +173,7 @@ class Scorer:
             if kv is None:
                 ids = torch.tensor([self.bos + self.encode([text])[0]], device=self.device)
                 out = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-                kv = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+                kv = [(layer.keys, layer.values) for layer in cache_of(out).layers]
                 if keep:
                     if len(self._prefix_kv) >= _CACHE_LIMIT:
                         self._prefix_kv.clear()
@@ -181,7 +201,7 @@ class Scorer:
             input_ids=inputs,
             attention_mask=torch.cat([mask.repeat_interleave(A, 0), cand_mask.long()], 1),
             position_ids=(last.repeat_interleave(A)[:, None] + 1 + step),
-            past_key_values=past,
+            **{cache_arg(self.model): past},
             use_cache=False,
         )
         logp = torch.log_softmax(out.logits.float(), -1)

@@ -27,7 +27,7 @@ from arena.training.loop import closing
 from worlds.batch import BatchEnv
 from worlds.scenario import Scenario
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "assets" / "lm" / "default"
+DEFAULT_OUT = Path("out/lm_default")  # never the shipped model's folder: `--out` that to replace it
 BATCHES = (1, 16, 64, 256)
 LOGGED = ("loss", "entropy", "approx_kl", "clip_fraction", "explained_variance", "grad_norm", "q", "epsilon")
 
@@ -220,7 +220,11 @@ def add_parser(sub) -> None:
 
     train = cmds.add_parser("train", help="build the default model by distillation from the planners")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", default=str(DEFAULT_OUT), help=f"model folder (default {DEFAULT_OUT})")
+    train.add_argument(
+        "--out",
+        default=str(DEFAULT_OUT),
+        help=f"model folder (default {DEFAULT_OUT}; --out assets/lm/default replaces the shipped model)",
+    )
     train.add_argument("--scale", type=float, default=1.0, help="episodes per recipe line, scaled")
     train.add_argument("--epochs", type=int, default=3)
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -235,15 +239,42 @@ def add_parser(sub) -> None:
     bench.add_argument("--threads", type=int, default=None)
     bench.add_argument("--device", default="auto", help="auto (cuda if torch sees one), cpu or cuda")
     bench.add_argument("--no-success", action="store_true", help="speed only")
+    bench.add_argument(
+        "--mode",
+        choices=("score", "generate"),
+        default="score",
+        help="how the seat chooses: score the actions, or generate an answer (speed only)",
+    )
+    bench.add_argument("--max-tokens", type=int, default=8, help="--mode generate: tokens an answer may take")
     bench.set_defaults(func=bench_command)
 
     tune = cmds.add_parser("finetune", help="PPO or Q-learning on the LM; success before and after")
     tune.add_argument("scenario", nargs="?", default="maze_v0")
-    tune.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="scenario config")
+    tune.add_argument(
+        "--config",
+        "--set",
+        dest="config",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="scenario options, e.g. size=7 (--set: the old spelling)",
+    )
     tune.add_argument("--algo", choices=("ppo", "q"), default="ppo")
     tune.add_argument("--model", default="default")
-    tune.add_argument("--hyper", nargs="*", default=[], metavar="KEY=VALUE", help="learner hyper-parameters")
-    tune.add_argument("--steps", type=int, default=320, help="batch steps of training")
+    tune.add_argument(
+        "--hp",
+        "--hyper",
+        dest="hp",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="learner hyper-parameters (--hyper: the old spelling)",
+    )
+    tune.add_argument(
+        "--steps", type=int, default=5120, help="env steps of training, worlds x iterations (default 5120)"
+    )
     tune.add_argument("--worlds", type=int, default=16)
     tune.add_argument("--episodes", type=int, default=100, help="evaluation episodes before and after")
     tune.add_argument("--seed", type=int, default=0)
@@ -258,8 +289,19 @@ def add_parser(sub) -> None:
     cont.add_argument("--tasks", default=CONTINUAL_TASKS)
     cont.add_argument("--algo", choices=("ppo", "q"), default="ppo")
     cont.add_argument("--model", default="default")
-    cont.add_argument("--hyper", nargs="*", default=[], metavar="KEY=VALUE")
-    cont.add_argument("--steps-per-task", type=int, default=320)
+    cont.add_argument(
+        "--hp",
+        "--hyper",
+        dest="hp",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="learner hyper-parameters (--hyper: the old spelling)",
+    )
+    cont.add_argument(
+        "--steps-per-task", type=int, default=5120, help="env steps on each task, worlds x iterations"
+    )
     cont.add_argument("--worlds", type=int, default=16)
     cont.add_argument("--episodes", type=int, default=64, help="evaluation episodes per task")
     cont.add_argument("--eval-greedy", action="store_true", help="evaluate the argmax policy")
@@ -302,8 +344,10 @@ def bench_command(args) -> int:
     batches = [int(b) for b in args.batches.split(",") if b]
     if not batches or min(batches) < 1:
         raise ValueError(f"--batches must be positive integers, got {args.batches!r}")
-    episodes = 0 if args.no_success else args.episodes
-    run(args.model, batches, args.seconds, episodes, args.seed, args.device)
+    if args.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    episodes = 0 if args.no_success or args.mode == "generate" else args.episodes
+    run(args.model, batches, args.seconds, episodes, args.seed, args.device, args.mode, args.max_tokens)
     return 0
 
 
@@ -313,8 +357,8 @@ def finetune_command(args) -> int:
     from worlds.registry import make_scenario
 
     _threads(args.threads)
-    scenario = make_scenario(args.scenario, **parse_pairs(args.set, "--set"))
-    hyper = parse_pairs(args.hyper, "--hyper") | {"model": args.model}
+    scenario = make_scenario(args.scenario, **parse_pairs(args.config, "--config"))
+    hyper = parse_pairs(args.hp, "--hp") | {"model": args.model}
     device = pick_device(args.device)
     if args.algo == "ppo":
         from agents.lm.ppo import LMPPO as cls
@@ -337,8 +381,12 @@ def finetune_command(args) -> int:
 
     before = evaluate("before")
     start = time.perf_counter()
-    drive(learner, scenario, args.worlds, args.steps, args.seed, log=print)
-    print(f"trained {args.steps} steps x {args.worlds} worlds in {time.perf_counter() - start:.0f} s")
+    iterations = max(1, args.steps // args.worlds)
+    drive(learner, scenario, args.worlds, iterations, args.seed, log=print)
+    print(
+        f"trained {iterations * args.worlds:,} env steps ({iterations} x {args.worlds} worlds) "
+        f"in {time.perf_counter() - start:.0f} s"
+    )
     after = evaluate("after")
     if args.out:
         print(f"wrote {learner.save(args.out)}")
@@ -353,7 +401,7 @@ def continual_command(args) -> int:
 
     _threads(args.threads)
     tasks = parse_curriculum(args.tasks)
-    hyper = parse_pairs(args.hyper, "--hyper") | {"model": args.model}
+    hyper = parse_pairs(args.hp, "--hp") | {"model": args.model}
     if args.algo == "ppo":
         from agents.lm.ppo import LMPPO as cls
     else:
@@ -374,7 +422,7 @@ def continual_command(args) -> int:
     R = []
     for task in tasks:
         start = time.perf_counter()
-        drive(learner, task.scenario, args.worlds, args.steps_per_task, args.seed)
+        drive(learner, task.scenario, args.worlds, max(1, args.steps_per_task // args.worlds), args.seed)
         learner.end_task(task.label)
         R.append(row())
         print(
@@ -416,7 +464,10 @@ def _planner(scenario: Scenario, seed: int):
 SUCCESS_SCENARIOS = (("maze_v0", {}), ("maze_v0", {"style": "rooms"}), ("plates_v0", {}), ("tag_v0", {}))
 
 
-def run(model: str, batches, seconds: float, episodes: int, seed: int = 0, device="auto") -> dict:
+def run(
+    model: str, batches, seconds: float, episodes: int, seed: int = 0, device="auto", mode="score",
+    max_tokens: int = 8,
+) -> dict:  # fmt: skip
     """Print (and return) decisions/s per batch size and, with `episodes`, success per scenario."""
     import platform
 
@@ -434,6 +485,11 @@ def run(model: str, batches, seconds: float, episodes: int, seed: int = 0, devic
         f"{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"{platform.processor() or platform.machine()}, load average {_load()}"
     )
+    if mode == "generate":
+        from arena.lm.generation_bench import generation_speed
+
+        maze = make_scenario("maze_v0")
+        return {"speed": generation_speed(lm, tokenizer, maze, batches, seconds, seed, model, max_tokens)}
     out = {"speed": speed(lm, tokenizer, make_scenario("maze_v0"), batches, seconds, seed, model)}
     if episodes:
         out["success"] = success(lm, tokenizer, episodes, seed, model)

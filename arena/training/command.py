@@ -10,7 +10,8 @@ from arena.training.loop import ALGOS, LM_ALGOS, parse_pairs, parse_scenario
 from arena.training.run import Run, TrainConfig
 
 RUN_OPTIONS = (
-    "team",
+    "seat",
+    "config",
     "independent",
     "frozen",
     "hp",
@@ -39,12 +40,20 @@ def add_parser(sub) -> None:
     )
     p.add_argument("scenario", nargs="?", help="scenario with optional variations, e.g. maze_v0:size=7")
     p.add_argument(
-        "--team",
+        "--seat",
+        "--team",  # the old spelling, kept for one version
+        dest="seat",
         action="append",
         metavar="NAME=ALGO",
         help=f"who drives a team or one agent: {'|'.join(ALGOS)}, a language-model learner "
         f"{'|'.join(f'{a}[:MODEL]' for a in LM_ALGOS)}, a controller name (random, planner) or a "
         "checkpoint path (keeps learning); default: every team ppo",
+    )
+    p.add_argument(
+        "--config",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a scenario option, as in watch and play (same as SCENARIO:KEY=VALUE), e.g. size=7",
     )
     p.add_argument(
         "--independent", action="store_true", default=None, help="one learner per agent, not per team"
@@ -143,8 +152,8 @@ def train_command(args) -> int:
         overrides = None
         defaults = TrainConfig()
         config = TrainConfig(
-            scenario=args.scenario or defaults.scenario,
-            teams=parse_teams(args.team or []),
+            scenario=with_config(args.scenario or defaults.scenario, args.config or []),
+            teams=parse_teams(args.seat or []),
             independent=bool(args.independent),
             frozen=args.frozen or [],
             hyper=parse_pairs(args.hp or [], "--hp"),
@@ -198,12 +207,20 @@ def self_play_teams(args) -> list[str]:
     return [team for team in args.self_play.split(",") if team]
 
 
+def with_config(scenario: str, pairs: list[str]) -> str:
+    """`maze_v0` and `--config size=7` -> `maze_v0:size=7`: the run keeps one scenario spec."""
+    for pair in pairs:
+        if "=" not in pair or pair.startswith("="):
+            raise ValueError(f"--config: expected KEY=VALUE (e.g. size=7), got {pair!r}")
+    return ":".join([scenario, *pairs])
+
+
 def parse_teams(items: list[str]) -> dict[str, str]:
     teams = {}
     for item in items:
         name, sep, spec = item.partition("=")
         if not sep or not name or not spec:
-            raise ValueError(f"--team: expected NAME=ALGO (e.g. hunters=ppo), got {item!r}")
+            raise ValueError(f"--seat: expected NAME=ALGO (e.g. hunters=ppo), got {item!r}")
         teams[name] = spec
     return teams
 

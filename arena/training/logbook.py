@@ -86,7 +86,9 @@ class Progress:
         self.tty = self.stream.isatty()
         self.next_tenth = int(10 * start / total) + 1
 
-    def show(self, step: int, record: dict, seconds: float) -> None:
+    def show(self, step: int, record: dict, seconds: float, evaluation: dict | None = None) -> None:
+        """`record`: the training figures (episodes that started at least max_cycles ago);
+        `evaluation`: the last evaluation row, shown with its standard error."""
         if self.quiet:
             return
         if not self.tty:
@@ -101,11 +103,15 @@ class Progress:
             for k, v in record.items()
             if k.endswith("/return") and v == v
         )
-        line = f"{self.label} " * bool(self.label) + f"[{bar}] {step:,}/{self.total:,} {rate:,.0f} steps/s"
-        line += f"  return {returns or '-'}"
+        line = (
+            f"{self.label} " * bool(self.label)
+            + f"[{bar}] {step:,}/{max(step, self.total):,} {rate:,.0f} steps/s"
+        )
+        line += f"  train return {returns or '-'}"
         success = record.get("success", float("nan"))
-        if success == success:
-            line += f"  success {success:.2f}"
+        line += f"  success {success:.2f}" if success == success else "  success -"
+        if evaluation and evaluation.get("success") is not None:
+            line += f"  eval {evaluation['success']:.2f}+-{evaluation.get('success_se', 0):.2f}"
         line += f"  eta {_clock((self.total - step) / max(rate, 1e-9))}"
         self.stream.write("\r" + line.ljust(110) if self.tty else line + "\n")
         self.stream.flush()
@@ -148,9 +154,10 @@ def format_summary(summary: dict) -> str:
         0,
         (
             f"{summary['scenario']}: {summary['steps']:,} env steps in {summary['seconds']:,.0f} s "
-            f"({summary['steps_per_s']:,.0f} steps/s), {summary['episodes'] or 0:,} episodes; success "
-            f"train {num(summary['train_success'], '.2f')}, eval {num(summary['eval_success'], '.2f')} "
-            f"(best {num(summary['best_eval_success'], '.2f')})"
+            f"({summary['steps_per_s']:,.0f} steps/s), {summary['episodes'] or 0:,} episodes; success: "
+            f"eval {num(summary['eval_success'], '.2f')} +- {num(summary.get('eval_success_se'), '.2f')} "
+            f"(best {num(summary['best_eval_success'], '.2f')}), "
+            f"train {num(summary['train_success'], '.2f')} (recent episodes, all run to their end)"
         ),
     )
     return "\n".join(lines)

@@ -44,6 +44,12 @@ def parse_pairs(items: list[str], what: str) -> dict:
     return pairs
 
 
+def counted(noun: str, names) -> str:
+    """ "team agents", "agents agent_0, agent_1": a noun that agrees with its list."""
+    names = list(names)
+    return f"{noun}{'' if len(names) == 1 else 's'} {', '.join(names)}"
+
+
 def parse_scenario(text: str) -> Scenario:
     """A scenario with variations: `maze_v0`, `maze_v0:size=7:style=rooms`."""
     name, *options = text.split(":")
@@ -74,8 +80,8 @@ def seat_plan(scenario: Scenario, teams: dict[str, str], independent: bool = Fal
     for name in teams:
         if name not in known:
             raise ValueError(
-                f"--team {name}: {scenario.name} has teams {', '.join(scenario.team_names)} "
-                f"and agents {', '.join(names)}"
+                f"--seat {name}: {scenario.name} has no seat {name!r}; name one of its "
+                f"{counted('team', scenario.team_names)} or {counted('agent', names)}"
             )
     plan = []
     for t, team in enumerate(scenario.team_names):
@@ -153,7 +159,7 @@ def make_seat(
     else:
         from agents.registry import make_controller
 
-        controller = make_controller(spec, scenario, seed=seed, device=device)
+        controller = make_controller(spec, scenario, seed=seed, device=device, learners=ALGOS + LM_ALGOS)
     config = getattr(controller, "config", None) or {}
     count = int(config.get("num_actions", actions))
     if count < actions:
@@ -182,45 +188,58 @@ def act(seat: Seat, rows: Observations, explore: bool = True) -> np.ndarray:
 
 # -- the loop ----------------------------------------------------------------------------------
 class EpisodeStats:
-    """The last `WINDOW` finished training episodes: each seat's return, success, length."""
+    """Training figures without the early-run bias: the last `WINDOW` or so training episodes
+    among those that *started* at least `horizon` (max_cycles) steps ago. All of those have
+    finished, long or short, so the figures do not favour the quick successes that finish
+    first (counting finished episodes did: a fresh run showed "success 1.00" before any
+    time-out had come in). Until the first cohort is complete the figures are nan ("-")."""
 
-    def __init__(self, seats: list[str]):
-        self.returns = {s: deque(maxlen=WINDOW) for s in seats}
-        self.success = deque(maxlen=WINDOW)
-        self.length = deque(maxlen=WINDOW)
+    def __init__(self, seats: list[str], horizon: int):
+        self.seats, self.horizon = seats, horizon
+        self.iteration = 0  # batch steps seen
+        self.done: deque[tuple] = deque()  # (start iteration, success, length, seat returns...)
         self.episodes = 0
 
     def add(self, infos: dict, seats: list[Seat]) -> None:
+        self.iteration += 1
         if "episode_return" not in infos:
             return
-        for seat in seats:
-            self.returns[seat.name].extend(infos["episode_return"][:, seat.agents].mean(1).tolist())
-        self.success.extend(infos["success"].astype(float).tolist())
-        self.length.extend(infos["episode_length"].astype(float).tolist())
-        self.episodes += len(infos["success"])
+        length = infos["episode_length"].astype(int)
+        start = self.iteration - length  # the batch step before the episode's first move
+        returns = [infos["episode_return"][:, seat.agents].mean(1) for seat in seats]
+        for k in range(len(length)):  # finished episodes only: a handful per step
+            self.done.append(
+                (int(start[k]), float(infos["success"][k]), float(length[k]), *(float(r[k]) for r in returns))
+            )
+        self.episodes += len(length)
+
+    def cohort(self) -> list[tuple]:
+        """Every finished episode that started in the latest complete window of start steps."""
+        cutoff = self.iteration - self.horizon  # episodes starting by then have all ended
+        eligible = sorted((e for e in self.done if e[0] <= cutoff), key=lambda e: e[0])
+        if not eligible:
+            return []
+        first = eligible[max(0, len(eligible) - WINDOW)][0]  # whole start steps: no tie bias
+        while self.done and self.done[0][0] < first:  # older episodes are never reported again
+            self.done.popleft()
+        return [e for e in eligible if e[0] >= first]
 
     def summary(self) -> dict:
-        row = {"episodes": self.episodes}
-        row["success"] = _mean(self.success)
-        row["length"] = _mean(self.length)
-        for name, values in self.returns.items():
-            row[f"{name}/return"] = _mean(values)
+        cohort = np.array(self.cohort(), dtype=float).reshape(-1, 3 + len(self.seats))
+        row = {"episodes": self.episodes, "cohort": len(cohort)}
+        row["success"] = _mean(cohort[:, 1])
+        row["length"] = _mean(cohort[:, 2])
+        for k, name in enumerate(self.seats):
+            row[f"{name}/return"] = _mean(cohort[:, 3 + k])
         return row
 
     def to_json(self) -> dict:
-        return {
-            "returns": {k: list(v) for k, v in self.returns.items()},
-            "success": list(self.success),
-            "length": list(self.length),
-            "episodes": self.episodes,
-        }
+        return {"iteration": self.iteration, "done": [list(e) for e in self.done], "episodes": self.episodes}
 
     def load_json(self, data: dict) -> None:
-        for k, v in data["returns"].items():
-            self.returns[k].extend(v)
-        self.success.extend(data["success"])
-        self.length.extend(data["length"])
-        self.episodes = data["episodes"]
+        self.iteration = int(data["iteration"])
+        self.done = deque(tuple(e) for e in data["done"])
+        self.episodes = int(data["episodes"])
 
 
 def _mean(values) -> float:
@@ -239,7 +258,7 @@ class TrainingLoop:
         self.env = BatchEnv(scenario, num_worlds, seed)
         self.obs = self.env.reset()
         self.state = self.env.world.copy()
-        self.stats = EpisodeStats([s.name for s in seats])
+        self.stats = EpisodeStats([s.name for s in seats], scenario.max_cycles)
         self.metrics: dict[str, dict[str, list[float]]] = {s.name: {} for s in seats}  # since last log
         self.self_play = None  # an `arena.training.selfplay.SelfPlay`: past snapshots play in some worlds
 
@@ -367,10 +386,19 @@ def evaluate(
     finally:
         for owner, name, value in lent:
             setattr(owner, name, value)
-    row = {"success": float(success.mean()), "length": float(length.mean())}
+    # standard errors over the worlds: the plot's band, the progress line's +-
+    row = {"success": float(success.mean()), "success_se": _se(success.astype(float))}
+    row |= {"length": float(length.mean()), "length_se": _se(length), "episodes": num_worlds}
     for seat in seats:
-        row[f"{seat.name}/return"] = float(returns[:, seat.agents].mean())
+        per_world = returns[:, seat.agents].mean(1)
+        row[f"{seat.name}/return"] = float(per_world.mean())
+        row[f"{seat.name}/return_se"] = _se(per_world)
     return row
+
+
+def _se(values: np.ndarray) -> float:
+    """The standard error of a mean (0 for one value)."""
+    return float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
 def _play_once(scenario: Scenario, players: list[Seat], num_worlds: int, seed: int, explore: bool):

@@ -43,7 +43,8 @@ def plot_curves(
     records: list[dict], path: str | Path, title: str = "", boundaries: list[tuple[int, str]] = ()
 ) -> Path:
     """Three panels against env steps: return per seat, success rate, episode length (lines:
-    training, over the last finished episodes; dots: evaluations). Keys `NAME/success` and
+    training, over recent episodes that all ran to their end; dots and a band: evaluations
+    with +-1 standard error, where the records carry `KEY_se`). Keys `NAME/success` and
     `NAME/length` (a curriculum's tasks) get lines of their own, as `NAME/return` does.
     `boundaries` (step, label) draw where a curriculum's tasks begin."""
     plt = _pyplot()
@@ -56,10 +57,14 @@ def plot_curves(
             name = key.removesuffix(f"/{metric}") if key != metric else ""
             color = colors[k % len(colors)]
             train, evals = _series(records, "train", key), _series(records, "eval", key)
-            ax.plot(*train, color=color, label=f"{name} (train)" if name else "train")
+            ax.plot(*train, color=color, alpha=0.6, label=f"{name} (train)" if name else "train")
             if len(evals[0]):
-                ax.plot(*evals, "o--", color=colors[(k + 1) % len(colors)] if not name else color, ms=4,
-                        label=f"{name} (eval)" if name else "eval")  # fmt: skip
+                eval_color = colors[(k + 1) % len(colors)] if not name else color
+                ax.plot(*evals, "o--", color=eval_color, ms=4,
+                        label=f"{name} (eval +-1 s.e.)" if name else "eval +-1 s.e.")  # fmt: skip
+                steps, se = _series(records, "eval", f"{key}_se")
+                if len(se) == len(evals[1]):
+                    ax.fill_between(steps, evals[1] - se, evals[1] + se, color=eval_color, alpha=0.2, lw=0)
     axes[1].set_ylim(-0.03, 1.03)
     for ax, name in zip(axes, ("return", "success rate", "episode length"), strict=True):
         for step, label in boundaries:

@@ -1,9 +1,9 @@
 """Headless batch training: `arena train`.
 
 B batch-mode worlds of one scenario; every team (or agent) is a seat, driven by a learner
-(`--team hunters=ppo`; on a language model `--team agents=lm_ppo` or `lm_ppo:MODEL`), a checkpoint
-that keeps learning (`--team hunters=runs/x/hunters.safetensors`) or a fixed controller
-(`--team runners=random`). Each step every seat acts on its rows
+(`--seat hunters=ppo`; on a language model `--seat agents=lm_ppo` or `lm_ppo:MODEL`), a checkpoint
+that keeps learning (`--seat hunters=runs/x/hunters.safetensors`) or a fixed controller
+(`--seat runners=random`). Each step every seat acts on its rows
 (`Observations.of_batch`), the worlds step, and every learner gets its `Transition`. Around that
 loop: a progress line, logs (`arena.training.logbook`), evaluation on fixed seeds, checkpoints that hold
 the whole run (learners, worlds, random generators, log length) so that `--resume` continues a
@@ -325,7 +325,7 @@ class Run:
                     record = {"kind": "train", "step": self.step, "time": round(self.elapsed, 3)}
                     record |= self.loop.stats.summary() | self.loop.take_metrics()
                     self.log.write(record)
-                    progress.show(self.step, record, self.elapsed - base)
+                    progress.show(self.step, record, self.elapsed - base, self.last_eval)
                 if due(before, self.step, eval_every) or self.step >= config.steps:
                     self.evaluate()
                 if due(before, self.step, save_every) or self.step >= config.steps:
@@ -414,6 +414,7 @@ def summarize(run: Run, records: list[dict]) -> dict:
         "steps_per_s": round(run.step / max(run.elapsed, 1e-9), 1),
         "train_success": last.get("success"),
         "eval_success": final.get("success"),
+        "eval_success_se": final.get("success_se"),
         "best_eval_success": max((r["success"] for r in evals), default=None),
         "episodes": last.get("episodes"),
         "seats": seats,

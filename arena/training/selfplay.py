@@ -61,7 +61,7 @@ def self_play_seats(scenario: Scenario, seats: list[Seat], focal: list[str]) -> 
     if len(teams) != 2:
         raise ValueError(f"--self-play pairs two teams; {scenario.name} has {len(teams)}")
     if sorted(s.name for s in seats) != sorted(teams):
-        raise ValueError("--self-play needs one seat per team (no --independent or per-agent --team)")
+        raise ValueError("--self-play needs one seat per team (no --independent or per-agent --seat)")
     for seat in seats:
         if not seat.learns or not callable(getattr(seat.controller, "save", None)):
             raise ValueError(f"--self-play: seat {seat.name} ({seat.spec}) must be a learner, not frozen")

@@ -60,6 +60,7 @@ class View:
     message: str = ""
     replay: bool = False
     waiting: list[str] = field(default_factory=list)  # human seats the world waits for
+    waiting_start: bool = False  # play: the world waits for the first key
 
 
 # -- fonts ------------------------------------------------------------------------------------
@@ -79,6 +80,7 @@ TITLE, BODY, SMALL, TINY = 34, 22, 19, 16
 def hud_rows(match, view: View) -> list[tuple]:
     """The panel, top to bottom, as (kind, ...) rows; `hud_text` flattens them to strings."""
     rows: list[tuple] = [("title", match.scenario.name + ("  REPLAY" if view.replay else ""))]
+    rows += [("small", line, DIM) for line in _wrap(OBJECTIVES.get(match.scenario.name, ""), 40)]
     rows.append(("text", f"Step {match.steps} / {match.scenario.max_cycles}    seed {match.seed}", TEXT))
     if view.legend or match.done:  # a video has no speed or pause to speak of
         rows.append(("text", *_status(match, view)))
@@ -119,7 +121,22 @@ def hud_text(match, view: View) -> list[str]:
     return lines
 
 
+# what each scenario asks, under its name in the panel (tests/arena/test_viewer.py: every one)
+OBJECTIVES = {
+    "maze_v0": "Each agent walks to the goal in its colour.",
+    "plates_v0": "Stand on both plates to open the gate, then reach the goal.",
+    "tag_v0": "Hunters catch every runner; runners stay free until time is up.",
+    "signal_v0": "The speaker sees the target and talks; the listener walks to it.",
+    "harvest_v0": "Eat apples; they regrow only near apples left. Zap freezes a rival.",
+    "flags_v0": "Carry the other team's flag to your base; tag carriers on your side.",
+    "keys_v0": "Take the key of a door's colour to open it, then reach the goal.",
+    "forage_v0": "Reach food together: the levels beside it must add up to its level.",
+}
+
+
 def _status(match, view: View) -> tuple[str, tuple]:
+    if view.waiting_start and not match.done:
+        return "Press any key to start", GOOD
     if match.done:
         return "Episode over", GOLD
     if view.paused:
@@ -208,7 +225,9 @@ def draw(surface: pygame.Surface, match, view: View, tile: int | None = None) ->
     if view.overlay:
         draw_thoughts(surface, match, board, tile)
     if match.done and match.outcome():
-        _banner(surface, board, match.outcome(), GOOD if match.success() else GOLD, view.legend)
+        area = pygame.Rect(0, 0, w - panel_w, h)
+        hint = view.legend and (REPLAY_HINT if view.replay else PLAY_HINT)
+        _banner(surface, board, area, match.outcome(), GOOD if match.success() else GOLD, hint)
     elif view.paused:
         _badge(surface, "PAUSED", (board.x + 6, board.y + 6), GOLD)
     if view.message:
@@ -349,16 +368,29 @@ def _badge(surface, text: str, at: tuple[int, int], colour) -> None:
     surface.blit(image, image.get_rect(center=box.center))
 
 
-def _banner(surface, board: pygame.Rect, text: str, colour, hint: bool) -> None:
-    big = font(BODY + 6, bold=True)
-    lines = _wrap(text, max(12, board.w // 13))
+PLAY_HINT = "R  play again     N  next episode     Esc  quit"
+REPLAY_HINT = "R  from the start     Esc  quit"
+
+
+def _banner(surface, board: pygame.Rect, area: pygame.Rect, text: str, colour, hint: str) -> None:
+    """The episode's outcome in a band below the board (above it, or over its bottom edge, when
+    there is no room), as wide as the board's side of the window, so nothing is clipped."""
+    big = font(BODY + 2, bold=True)
+    width = area.w - 2 * 8
+    lines = _wrap(text, max(12, width // 11))
     images = [big.render(line, True, colour) for line in lines]
     if hint:
-        images.append(font(SMALL).render("R  play again     N  next episode     Esc  quit", True, DIM))
-    height = sum(i.get_height() + 4 for i in images) + 20
-    band = pygame.Rect(board.x, board.centery - height // 2, board.w, height)
+        images.append(font(SMALL).render(hint, True, DIM))
+    height = sum(i.get_height() + 4 for i in images) + 16
+    if area.bottom - board.bottom >= height + 4:
+        top = board.bottom + 4
+    elif board.top - area.top >= height + 4:
+        top = board.top - height - 4
+    else:
+        top = area.bottom - height - 4
+    band = pygame.Rect(area.x + 8, top, width, height)
     _card(surface, band)
-    y = band.y + 10
+    y = band.y + 8
     for image in images:
         surface.blit(image, image.get_rect(midtop=(band.centerx, y)))
         y += image.get_height() + 4
@@ -445,4 +477,14 @@ def _agent_row(surface, row, x: int, y: int, right: int) -> None:
     value = font(BODY, bold=True).render(f"{ret:+.2f}", True, GOOD if ret > 0 else BAD if ret < 0 else TEXT)
     surface.blit(value, value.get_rect(topright=(right, y + 3)))
     detail = label + (f"  ·  {status}" if status else "")
-    surface.blit(font(SMALL).render(detail, True, DIM), (x + 22, y + 22))
+    surface.blit(font(SMALL).render(_fit(detail, right - x - 22, font(SMALL)), True, DIM), (x + 22, y + 22))
+
+
+def _fit(text: str, width: int, face) -> str:
+    """`text`, or its middle elided ("check...ensors · caught"), to fit `width` pixels."""
+    if face.size(text)[0] <= width:
+        return text
+    keep = len(text)
+    while keep > 4 and face.size(text[: keep // 2] + "…" + text[len(text) - keep // 2 :])[0] > width:
+        keep -= 1
+    return text[: keep // 2] + "…" + text[len(text) - keep // 2 :]

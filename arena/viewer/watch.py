@@ -16,7 +16,14 @@ import ast
 import sys
 from pathlib import Path
 
-from arena.options import check_frames, positive_float, positive_int
+from arena.options import (
+    add_threads_option,
+    check_frames,
+    positive_float,
+    positive_int,
+    seed_int,
+    set_threads,
+)
 from arena.seats import DEFAULT_SPEC
 
 
@@ -47,14 +54,14 @@ def _common(parser, speed: float) -> None:
         action="append",
         default=[],
         metavar="NAME=CONTROLLER",
-        help="who drives an agent or a team: random, planner, human[:wasd|:arrows], lm[:MODEL], "
+        help="who drives an agent or a team: random, planner, human[:wasd|:arrows], lm[:MODEL][#OPTIONS], "
         f"a checkpoint (repeatable; unnamed seats get --default, {DEFAULT_SPEC})",
     )
     parser.add_argument(
         "--default", default=DEFAULT_SPEC, help=f"controller of unnamed seats (default {DEFAULT_SPEC})"
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="episode seed (N in the viewer moves to the next one)"
+        "--seed", type=seed_int, default=0, help="episode seed (N in the viewer moves to the next one)"
     )
     parser.add_argument("--map", default=None, help="a map file or a name in assets/maps")
     parser.add_argument("--agents", type=int, default=None, help="number of agents")
@@ -76,6 +83,7 @@ def _common(parser, speed: float) -> None:
         "--tile", type=positive_int, default=48, help="tile size in pixels of headless frames (default 48)"
     )
     parser.add_argument("--device", default="auto", help="torch device for learned and LM seats")
+    add_threads_option(parser)
     parser.add_argument("--quit-at-end", action="store_true", help="close the window when the episode ends")
 
 
@@ -101,6 +109,7 @@ def build_match(args, seats: list[str]):
     from arena.match import Match
     from arena.seats import Seating
 
+    set_threads(getattr(args, "threads", None))
     config = scenario_config(args)
     try:
         scenario = worlds.make_scenario(args.scenario, **config)
@@ -166,6 +175,15 @@ def windowed(args, match, ladder=None) -> int:
     return 0
 
 
+def free_path(path: Path) -> Path:
+    """`path`, or `name_2.gif`, `name_3.gif`, ... when it exists: a default output never replaces
+    an earlier one (an explicit --out does)."""
+    candidate, k = path, 2
+    while candidate.exists():
+        candidate, k = path.with_name(f"{path.stem}_{k}{path.suffix}"), k + 1
+    return candidate
+
+
 def headless(args) -> int:
     """Plays `--episodes` episodes without a window; writes the video, records, screenshot."""
     from arena.episode import save_png
@@ -175,10 +193,14 @@ def headless(args) -> int:
 
     if args.episodes < 1:
         raise ValueError(f"--episodes must be at least 1, got {args.episodes}")
+    if args.out and Path(args.out).suffix.lower() not in (".gif", ".mp4"):
+        raise ValueError(f"--out {args.out}: the video must end in .gif or .mp4")
     match = build_match(args, args.seat)
     if match.humans():
         raise ValueError("a human seat needs a window: use `arena play` with a display, or other controllers")
-    out = Path(args.out or f"out/watch_{args.scenario}.gif")
+    out = Path(args.out) if args.out else free_path(Path(f"out/watch_{args.scenario}.gif"))
+    if out.suffix.lower() not in (".gif", ".mp4"):
+        raise ValueError(f"--out {out}: the video must end in .gif or .mp4")
     shape = match.env.state_space.shape[:2]  # the board alone: the HUD's panel adds little
     check_frames(shape, args.tile, args.episodes * (match.scenario.max_cycles + 1), f"arena watch {out}")
     shot_view = View(overlay=args.overlay, speed=args.speed)

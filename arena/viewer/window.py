@@ -63,6 +63,8 @@ class Viewer:
         self._message_left = 0.0
         self._step_once = False
         self.running = True
+        # with a person at the keys the world waits for their first key, not ticking at once
+        self.view.waiting_start = bool(match.humans()) and not replay
         pygame.display.init()
         pygame.font.init()
         self.screen = pygame.display.set_mode(size or self._default_size(), pygame.RESIZABLE)
@@ -109,9 +111,13 @@ class Viewer:
     def key(self, key: int) -> None:
         """A key went down: a human's if it is in their keymap, else a viewer control."""
         name = pygame.key.name(key)
+        view = self.view
+        if view.waiting_start and key != pygame.K_ESCAPE:
+            view.waiting_start = False  # the key that starts the game is not a move
+            self._clock_left = 0.0
+            return
         if not self.match.done and any(h.press(name) for h in self.match.humans()):
             return
-        view = self.view
         if key == pygame.K_ESCAPE:
             self.running = False
         elif key == pygame.K_SPACE:
@@ -157,7 +163,7 @@ class Viewer:
         steps = 0
         if self._step_once:
             steps, self._step_once = 1, False
-        elif view.paused:
+        elif view.paused or view.waiting_start:
             steps = 0
         elif view.turn_based and match.live_humans():
             steps = 0 if waiting else 1
@@ -204,7 +210,8 @@ class Viewer:
         self.episode += 1
         self._saved_this = False
         self._clock_left = 0.0
-        self.say(f"episode {self.episode + 1}, seed {self.match.seed}")
+        what = "from the start" if same_seed else "next episode"
+        self.say(f"{what}: episode {self.episode + 1}, seed {self.match.seed}")
 
     def take_over(self) -> None:
         """Tab-selected agent: a human takes it over, or hands it back to its seat."""

@@ -17,12 +17,11 @@ from agents.base import Observations
 from agents.checkpoint import (
     ALGOS,
     deterministic,
-    load_controller,
     make_learner,
     pick_device,
     read_checkpoint,
 )
-from agents.registry import make_controller
+from agents.registry import load_controller, make_controller
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -86,7 +86,7 @@ def test_lora_from_the_command_line_leaves_the_shipped_weights(peft, tmp_path):
 
     out = tmp_path / "run"
     hp = ["--hp", "lora=2", "--hp", "lr=0.01", "--hp", "rollout=4", "--hp", "epochs=1"]
-    code = main(["train", "maze_v0:size=5:max_cycles=12", "--team", "agents=lm_ppo", "--steps", "16",
+    code = main(["train", "maze_v0:size=5:max_cycles=12", "--seat", "agents=lm_ppo", "--steps", "16",
                  "--worlds", "4", *hp, "--eval-worlds", "2", "--out", str(out), "--quiet"])  # fmt: skip
     assert code == 0
     learner = load_controller(out / "agents.safetensors", device="cpu")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -10,13 +13,17 @@ from arena.cli import main
 from arena.episode import frame_ms, save_png
 from worlds.registry import SCENARIOS
 
+CHECKPOINTS = Path(__file__).resolve().parents[2] / "assets" / "checkpoints"
+
 
 def test_run_writes_a_playable_gif_and_prints_every_episode(tmp_path, capsys):
     assert main(["run", "tag_v0", "--episodes", "2", "--seed", "5", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     rows = [line.split() for line in printed.splitlines() if line.strip()[:1].isdigit()]
-    assert [row[:2] for row in rows] == [["0", "5"], ["1", "6"]]
-    steps = int(rows[0][2])
+    assert [(row[0], row[2]) for row in rows] == [("0", "5"), ("1", "6")]
+    steps = int(rows[0][3])
+    # the shipped trained agents play by default: both teams' checkpoints are named
+    assert "hunters=tag_v0_hunters.safetensors, runners=tag_v0_runners.safetensors" in printed
     with Image.open(tmp_path / "tag_v0.gif") as gif:
         assert gif.size == (9 * 32, 9 * 32)
         # Pillow merges identical neighbouring frames and adds up their durations, so the
@@ -49,6 +56,40 @@ def test_run_takes_a_map_and_agent_count(tmp_path, capsys):
         == 0
     )
     assert "agent_1=" in capsys.readouterr().out
+
+
+def test_run_seat_overrides_a_shipped_team(tmp_path, capsys):
+    assert main(["run", "tag_v0", "--episodes", "1", "--seat", "runners=random", "--out", str(tmp_path)]) == 0
+    assert "hunters=tag_v0_hunters.safetensors, runners=random" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "maze_v0", "--stepz", "10"], "unrecognized arguments: --stepz 10 (did you mean --steps?)"),
+        (
+            ["watch", "maze_v0", "--seat", "agents=nothere.safetensors"],
+            "nothere.safetensors: no such checkpoint",
+        ),
+        (["train", "maze_v0", "--seat", "agents=ppoo"], "(did you mean ppo?)"),
+        (["run", "--seed", "-1"], "argument --seed: a seed is a whole number >= 0"),
+        (["watch", "maze_v0", "--headless", "--out", "x.webm"], "the video must end in .gif or .mp4"),
+        (
+            [
+                "watch",
+                "tag_v0",
+                "--headless",
+                "--seat",
+                "hunters=assets/checkpoints/maze_v0_agents.safetensors",
+            ],
+            "maze_v0_agents.safetensors: checkpoint was trained on maze_v0",
+        ),
+    ],
+)
+def test_a_new_users_mistakes_get_a_message_that_names_the_fix(argv, message, capsys):
+    with contextlib.suppress(SystemExit):  # argparse exits for its own errors
+        assert main(argv) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_unknown_scenario_is_a_clear_error_not_a_traceback(tmp_path, capsys):

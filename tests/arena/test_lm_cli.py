@@ -47,9 +47,9 @@ def test_bench_prints_speed_and_success_tables(model_dir, capsys):
 def test_finetune_trains_evaluates_and_saves(model_dir, tmp_path, capsys):
     ckpt = tmp_path / "tuned.safetensors"
     args = [
-        "lm", "finetune", "maze_v0", "--set", "style=open", "size=5", "max_cycles=10",
-        "--model", str(model_dir), "--steps", "4", "--worlds", "2", "--episodes", "2",
-        "--hyper", "rollout=2", "epochs=1", "--device", "cpu", "--out", str(ckpt),
+        "lm", "finetune", "maze_v0", "--config", "style=open", "size=5", "max_cycles=10",
+        "--model", str(model_dir), "--steps", "8", "--worlds", "2", "--episodes", "2",
+        "--hp", "rollout=2", "epochs=1", "--device", "cpu", "--out", str(ckpt),
     ]  # fmt: skip
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -69,8 +69,8 @@ def test_bad_input_fails_with_a_message(capsys):
 @pytest.mark.slow
 def test_continual_prints_the_matrix_and_forgetting(model_dir, capsys):
     """The default tasks (tag corridor, plates, maze), with EWC between them."""
-    args = ["lm", "continual", "--model", str(model_dir), "--steps-per-task", "2"]
-    args += [*"--worlds 2 --episodes 2 --device cpu --hyper rollout=2 epochs=1 continual=ewc".split()]
+    args = ["lm", "continual", "--model", str(model_dir), "--steps-per-task", "4"]
+    args += [*"--worlds 2 --episodes 2 --device cpu --hp rollout=2 epochs=1 continual=ewc".split()]
     assert main(args) == 0
     out = capsys.readouterr().out
     result = json.loads(out.strip().splitlines()[-1])

@@ -117,7 +117,7 @@ def test_sigkilled_command_resumes_to_the_same_weights(tmp_path):
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "arena.cli", "train", "--out", str(killed), "--quiet"]
     options = [
-        MAZE, "--team", "agents=tabular_q", "--worlds", "4", "--steps", "4000", "--log-every", "40",
+        MAZE, "--seat", "agents=tabular_q", "--worlds", "4", "--steps", "4000", "--log-every", "40",
         "--eval-every", "2000", "--eval-worlds", "3", "--checkpoint-every", "40",
     ]  # fmt: skip
     proc = subprocess.Popen([*command, *options])
@@ -166,7 +166,7 @@ def test_seats_teams_agents_and_independent_learners():
         "hunter_0", "hunter_1", "runner_0", "runner_1",
     ]  # fmt: skip
     assert seat_plan(tag, {"runners": "a2c"}, independent=True)[2][2] == "a2c"
-    with pytest.raises(ValueError, match="tag_v0 has teams hunters, runners"):
+    with pytest.raises(ValueError, match="tag_v0 has no seat .*teams hunters, runners"):
         seat_plan(tag, {"hunter": "ppo"})
     assert seat_hyper({"lr": 0.1, "hunters.lr": 0.2, "runners.gamma": 0.5}, "hunters") == {"lr": 0.2}
 
@@ -221,7 +221,11 @@ def test_evaluation_uses_fixed_seeds_and_leaves_training_generators_alone(spec):
     assert evaluate(scenario, [seat], num_worlds=6, seed=11) == first
     assert evaluate(scenario, [seat], num_worlds=6, seed=12) != first  # other worlds, other draws
     assert seat.controller.rng.bit_generator.state == state
-    assert set(first) == {"success", "length", "agents/return"}
+    assert set(first) == {"success", "length", "agents/return", "episodes"} | {
+        "success_se",
+        "length_se",
+        "agents/return_se",
+    }  # means with their standard errors over the 6 worlds
     greedy = evaluate(scenario, [seat], num_worlds=6, seed=11, explore=False)
     assert 0 <= greedy["success"] <= 1
 
@@ -229,7 +233,7 @@ def test_evaluation_uses_fixed_seeds_and_leaves_training_generators_alone(spec):
 def test_train_command_end_to_end_with_export(tmp_path, capsys):
     out, assets = tmp_path / "run", tmp_path / "assets"
     code = main([
-        "train", MAZE, "--team", "agents=tabular_q", "--worlds", "4", "--steps", "200",
+        "train", MAZE, "--seat", "agents=tabular_q", "--worlds", "4", "--steps", "200",
         "--eval-worlds", "2", "--out", str(out), "--export", str(assets),
     ])  # fmt: skip
     printed = capsys.readouterr().out
@@ -244,11 +248,11 @@ def test_train_command_end_to_end_with_export(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["train", "maze_v0", "--team", "hunters=ppo"], "maze_v0 has teams agents"),
-        (["train", "maze_v0", "--team", "agents"], "expected NAME=ALGO"),
+        (["train", "maze_v0", "--seat", "hunters=ppo"], "maze_v0 has no seat 'hunters'"),
+        (["train", "maze_v0", "--seat", "agents"], "expected NAME=ALGO"),
         (["train", "nope_v0"], "unknown scenario 'nope_v0'"),
         (["train", "maze_v0:size"], "expected KEY=VALUE"),
-        (["train", "maze_v0", "--team", "agents=sarsa"], "unknown controller 'sarsa'"),
+        (["train", "maze_v0", "--seat", "agents=sarsa"], "unknown controller 'sarsa'"),
         (["train", "maze_v0", "--hp", "lr=x", "--steps", "64"], "lr='x' is not a number"),
         (["train", "maze_v0", "--hp", "hunters.lr=1"], "--hp hunters.KEY: the seats are agents"),
         (["train", "maze_v0", "--worlds", "0"], "worlds must be >= 1"),

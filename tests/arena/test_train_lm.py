@@ -1,4 +1,4 @@
-"""`arena train` with language-model learners (`--team agents=lm_ppo[:MODEL]`, `lm_q`): logs,
+"""`arena train` with language-model learners (`--seat agents=lm_ppo[:MODEL]`, `lm_q`): logs,
 evaluation, checkpoints that `--seat NAME=PATH` loads, `--export` and an exact `--resume`."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_lm_ppo_trains_from_the_command_line_and_its_checkpoint_takes_a_seat(tmp
     out, assets = tmp_path / "run", tmp_path / "assets"
     hp = [x for k, v in PPO.items() for x in ("--hp", f"{k}={v}")]
     code = main([
-        "train", MAZE, "--team", "agents=lm_ppo", "--steps", "32", "--worlds", "4", *hp,
+        "train", MAZE, "--seat", "agents=lm_ppo", "--steps", "32", "--worlds", "4", *hp,
         "--eval-worlds", "3", "--out", str(out), "--export", str(assets),
     ])  # fmt: skip
     printed = capsys.readouterr().out
@@ -67,7 +67,7 @@ def test_lm_ppo_trains_from_the_command_line_and_its_checkpoint_takes_a_seat(tmp
 def test_lm_q_trains_from_the_command_line(tmp_path, capsys):
     out = tmp_path / "run"
     hp = ["--hp", "learning_starts=8", "--hp", "batch_size=8", "--hp", "target_every=2"]
-    code = main(["train", MAZE, "--team", "agents=lm_q", "--steps", "24", "--worlds", "4", *hp,
+    code = main(["train", MAZE, "--seat", "agents=lm_q", "--steps", "24", "--worlds", "4", *hp,
                  "--eval-worlds", "2", "--out", str(out), "--quiet"])  # fmt: skip
     assert code == 0
     assert any(np.isfinite(r.get("agents/loss", np.nan)) for r in records(out))  # the Q head updated

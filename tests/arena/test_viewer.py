@@ -26,12 +26,13 @@ def viewer_of(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     opened = []
 
-    def make(scenario, seats, seed=0, default="random", **options):
+    def make(scenario, seats, seed=0, default="random", started=True, **options):
         config = options.pop("config", {})
         seating = Seating.from_specs(
             worlds.make_scenario(scenario, **config), seats, default=default, seed=seed
         )
         viewer = Viewer(Match(scenario, config, seating, seed=seed), size=(900, 640), **options)
+        viewer.view.waiting_start = viewer.view.waiting_start and not started  # as if a key was pressed
         opened.append(viewer)
         return viewer
 
@@ -57,6 +58,22 @@ def free_move(match: Match, agent: int) -> int:
         if legal[move] and (pos[agent, 0] + dy, pos[agent, 1] + dx) not in others:
             return move
     raise AssertionError("the agent is boxed in")
+
+
+def test_play_waits_for_a_first_key_which_is_not_a_move(viewer_of):
+    viewer = viewer_of("maze_v0", ["agent_0=human"], seed=3, started=False)
+    tick = 1 / viewer.view.speed
+    for _ in range(3):
+        viewer.frame(tick)
+    assert viewer.match.steps == 0 and viewer.view.waiting_start
+    press(pygame.K_d)
+    viewer.frame(0.0)
+    assert not viewer.view.waiting_start and viewer.match.steps == 0
+    viewer.frame(tick)
+    assert viewer.match.steps == 1 and viewer.match.last_actions[0] == NOOP  # the start key did not move
+    watched = viewer_of("maze_v0", ["agent_0=random"], seed=3, started=False)
+    watched.frame(tick)
+    assert watched.match.steps == 1  # no human: no gate
 
 
 def test_keys_move_the_humans_agent_in_real_time_and_nothing_pressed_is_noop(viewer_of):
@@ -252,3 +269,19 @@ def test_readme_screenshots_are_drawn_by_the_viewer(tmp_path):
     for path in written:
         with Image.open(path) as image:
             assert image.size == SIZE
+
+
+def test_every_scenario_states_its_objective_in_the_panel():
+    from arena.viewer.hud import OBJECTIVES
+
+    assert set(OBJECTIVES) == set(worlds.SCENARIOS)
+
+
+def test_a_long_controller_label_is_elided_in_the_middle_to_fit():
+    from arena.viewer.hud import _fit, font
+
+    face = font(12)
+    text = "checkpoints/very_long_folder_name/plates_v0_agents.safetensors  ·  won"
+    fitted = _fit(text, 200, face)
+    assert face.size(fitted)[0] <= 200 and "…" in fitted
+    assert fitted.startswith("checkpoints") and fitted.endswith("won")
