@@ -13,8 +13,9 @@ from arena.training.loop import parse_pairs
 # `arena train` options a population does not take: its interval is --exploit-every
 NOT_HERE = ("independent", "frozen", "eval_every", "checkpoint_every", "self_play", "snapshot_every",
             "pool_share", "pfsp_power", "db", "curriculum")  # fmt: skip
-SETTINGS = ("scenario", "team", "hp", "worlds", "seed", "population", "exploit_every", "exploit_share",
-            "resample_chance", "log_every", "eval_worlds", "eval_seed", "eval_greedy")  # fmt: skip
+SETTINGS = ("scenario", "seat", "config", "hp", "worlds", "seed", "population", "exploit_every",
+            "exploit_share", "resample_chance", "log_every", "eval_worlds", "eval_seed",
+            "eval_greedy")  # fmt: skip
 
 
 def add_population_options(parser) -> None:
@@ -50,7 +51,7 @@ def is_population(out: str | None) -> bool:
 
 def population_command(args) -> int:
     from arena.population.population import Population
-    from arena.training.command import parse_teams
+    from arena.training.command import parse_teams, with_config
 
     wrong = [
         f"--{name.replace('_', '-')}" for name in NOT_HERE if getattr(args, name, None) not in (None, False)
@@ -74,8 +75,8 @@ def population_command(args) -> int:
         overrides = None
         defaults = PopulationConfig()
         config = PopulationConfig(
-            scenario=args.scenario or defaults.scenario,
-            teams=parse_teams(args.team or []),
+            scenario=with_config(args.scenario or defaults.scenario, args.config or []),
+            teams=parse_teams(args.seat or []),
             hyper=parse_pairs(args.hp or [], "--hp"),
             population=args.population,
             worlds=_given(args.worlds, defaults.worlds),

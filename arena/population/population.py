@@ -136,12 +136,12 @@ class Population:
         for name, spec in teams.items():
             if name not in scenario.team_names:
                 raise ConfigError(
-                    f"--team {name}: {scenario.name}'s teams are {', '.join(scenario.team_names)}"
+                    f"--seat {name}: {scenario.name}'s teams are {', '.join(scenario.team_names)}"
                 )
             algo = learner_algo(spec)
             if (algo is not None and algo not in PBT_ALGOS) or spec.endswith(".safetensors") or "/" in spec:
                 raise ConfigError(
-                    f"--team {name}={spec}: a population trains new {'|'.join(PBT_ALGOS)} learners "
+                    f"--seat {name}={spec}: a population trains new {'|'.join(PBT_ALGOS)} learners "
                     "(or a team plays a fixed controller: random, planner)"
                 )
         plan = seat_plan(scenario, teams)
