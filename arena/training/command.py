@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 from arena.cluster import add_ray_option
+from arena.population.command import add_population_options, is_population, population_command
 from arena.training.loop import ALGOS, LM_ALGOS, parse_pairs, parse_scenario
 from arena.training.run import Run, TrainConfig
 
@@ -130,10 +131,15 @@ def add_parser(sub) -> None:
         "--algo", default="ppo", choices=ALGOS + LM_ALGOS, help="the curriculum's learner (default ppo)"
     )
     c.add_argument("--opponent", default="random", help="controller of the other teams (default random)")
+    add_population_options(p)
     p.set_defaults(func=train_command)
 
 
 def train_command(args) -> int:
+    if args.population is not None or (args.resume and is_population(args.out)):
+        return population_command(args)
+    if args.ray is not None:
+        raise ValueError("--ray runs a --population on Ray; a single run trains here")
     if args.curriculum:
         from arena.training.curriculum import curriculum_command
 

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from agents.checkpoint import save_controller
 from arena.episode import write_atomic
@@ -30,11 +28,11 @@ from arena.training.loop import (
     learner_algo,
     make_seat,
     parse_scenario,
-    prompt_memory,
     seat_hyper,
     seat_plan,
     seat_seed,
 )
+from arena.training.loopstate import loop_state, restore_loop
 from arena.training.runfile import (
     CHECKPOINT,
     RUN_FORMAT,
@@ -45,10 +43,7 @@ from arena.training.runfile import (
     remove_stale_temp_files,
     write_run_file,
 )
-from worlds.batch import BatchEnv
 from worlds.errors import ArenaError, BadFileError, ConfigError
-from worlds.state import State
-from worlds.validate_state import check_state
 
 __all__ = ["CHECKPOINT", "Run", "SavedRun", "TrainConfig", "load_run"]
 # bounds on a run's sizes, so a config read from a checkpoint cannot ask for all the memory
@@ -273,34 +268,18 @@ class Run:
         for seat in self.seats:
             if hasattr(seat.controller, "save"):
                 save_controller(seat.controller, self.out / f"{seat.name}.safetensors")
-        env = self.loop.env
-        tensors = {f"env/{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in _env_arrays(env).items()}
+        tensors, loop = loop_state(self.loop)
         tensors["torch_rng"] = torch.get_rng_state()
-        seats = []
-        for seat in self.seats:
-            entry = {"name": seat.name, "spec": seat.spec}
-            if callable(getattr(seat.controller, "state", None)):
-                weights, extras = seat.controller.state()
-                for key, value in weights.items():
-                    tensors[f"seat/{seat.name}/{key}"] = value.detach().cpu().contiguous().clone()
-                entry["extras"] = extras
-            rng = getattr(seat.controller, "rng", None)
-            if isinstance(rng, np.random.Generator):
-                entry["rng"] = rng.bit_generator.state
-            memory = prompt_memory(seat.controller)
-            if memory is not None:
-                entry["memory"] = [[*seat, actions] for seat, actions in memory.items()]
-            seats.append(entry)
         progress = {
             "step": self.step,
             "elapsed": self.elapsed,
             "log_offset": self.log.offset(),
-            "stats": self.loop.stats.to_json(),
-            "metrics": self.loop.metrics,
+            "stats": loop["stats"],
+            "metrics": loop["metrics"],
             "last_eval": self.last_eval,
-            "env_rngs": env.seeds.state(),  # per world: layout key, episodes begun, generator
-            "pad": env.world.pad,
-            "seats": seats,
+            "env_rngs": loop["env_rngs"],
+            "pad": loop["pad"],
+            "seats": loop["seats"],
         }
         if self.self_play is not None:
             progress["self_play"] = self.self_play.to_json()
@@ -318,46 +297,8 @@ class Run:
         import torch
 
         progress, tensors = saved.progress, saved.tensors
-        env = self.loop.env
-        arrays = {
-            k.removeprefix("env/"): v.numpy().copy() for k, v in tensors.items() if k.startswith("env/")
-        }
-        state = _state_fields(arrays) | {"pad": progress["pad"]}
-        # every array checked against a fresh state of this run before the kernels index with it
-        check_state(state, env.world, self.scenario, str(saved.path))
-        for name, like in (("returns", env._returns), ("ended", env._ended)):
-            got = arrays.get(name)
-            if got is None or got.dtype != like.dtype or got.shape != like.shape:
-                raise BadFileError(f"{saved.path}: env {name!r} is missing or not {like.dtype}{like.shape}")
-        if not np.isfinite(arrays["returns"]).all() or arrays["ended"].view(np.uint8).max(initial=0) > 1:
-            raise BadFileError(f"{saved.path}: env 'returns' or 'ended' holds values no run writes")
-        if len(progress["env_rngs"]) != env.num_worlds:
-            raise BadFileError(
-                f"{saved.path}: holds {len(progress['env_rngs'])} world generators, "
-                f"the run has {env.num_worlds}"
-            )
-        env.world = State.from_dict(state)
-        env.seeds.set_state(progress["env_rngs"])
-        env._returns[:] = arrays["returns"]
-        env._ended[:] = arrays["ended"]
-        self.loop.obs = env._observe()
-        self.loop.state = env.world.copy()
+        restore_loop(self.loop, tensors, progress, saved.path, self.device)
         torch.set_rng_state(tensors["torch_rng"])
-        by_name = {entry["name"]: entry for entry in progress["seats"]}
-        for seat in self.seats:
-            entry = by_name.get(seat.name)
-            if entry is None:
-                raise ValueError(f"{saved.path}: has no seat {seat.name!r}")
-            if "extras" in entry:
-                prefix = f"seat/{seat.name}/"
-                own = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
-                seat.controller.load_state({k: v.to(self.device) for k, v in own.items()}, entry["extras"])
-            if "rng" in entry:
-                seat.controller.rng.bit_generator.state = entry["rng"]
-            if "memory" in entry:
-                seat.controller.seat.memory = {tuple(e[:-1]): list(e[-1]) for e in entry["memory"]}
-        self.loop.stats.load_json(progress["stats"])
-        self.loop.metrics = {s.name: progress["metrics"].get(s.name, {}) for s in self.seats}
         self.step = progress["step"]
         self.elapsed = progress["elapsed"]
         self.last_eval = progress["last_eval"]
@@ -461,34 +402,6 @@ class Run:
                     )
                 )
         return paths
-
-
-def _env_arrays(env: BatchEnv) -> dict[str, np.ndarray]:
-    """The batch env's whole state: the worlds, and the running returns behind `infos`. (Reads
-    BatchEnv's private fields; the resume test fails if they change.)"""
-    arrays = {}
-    for f in fields(env.world):  # every array of the state, those added later too
-        value = getattr(env.world, f.name)
-        if isinstance(value, np.ndarray):
-            arrays[f.name] = value
-        elif isinstance(value, dict):  # a dict of arrays, e.g. a scenario's own state
-            arrays |= {f"{f.name}/{k}": v for k, v in value.items()}
-    return arrays | {"returns": env._returns, "ended": env._ended}
-
-
-def _state_fields(arrays: dict[str, np.ndarray]) -> dict:
-    """The saved env arrays as `State` fields: `name/key` entries gathered into dicts."""
-    names = {f.name for f in fields(State)}
-    state: dict = {}
-    for key, value in arrays.items():
-        name, sep, sub = key.partition("/")
-        if name not in names:
-            continue
-        if sep:
-            state.setdefault(name, {})[sub] = value
-        else:
-            state[name] = value
-    return state
 
 
 # -- output ------------------------------------------------------------------------------------
