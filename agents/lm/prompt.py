@@ -54,8 +54,9 @@ def history_line(history: Sequence[str]) -> str:
     return "Your last actions: " + (", ".join(recent) if recent else "none") + "."
 
 
-def build_prompt(text_view: str, history: Sequence[str] = ()) -> Prompt:
-    """The prompt for one agent from its text view and its recent actions (oldest first)."""
+def build_prompt(text_view: str, history: Sequence[str] = (), context: Sequence[str] = ()) -> Prompt:
+    """The prompt for one agent from its text view and its recent actions (oldest first);
+    `context` lines (teammates' messages, recalled memories) go after the history line."""
     prefix, body, last = [], [], dict.fromkeys(_LAST_STARTS, "")
     for line in text_view.split("\n"):
         if line.startswith(_PREFIX_STARTS):
@@ -64,7 +65,7 @@ def build_prompt(text_view: str, history: Sequence[str] = ()) -> Prompt:
             last[next(start for start in _LAST_STARTS if line.startswith(start))] = line
         else:
             body.append(line)
-    body += [history_line(history), *(line for line in last.values() if line), CUE]
+    body += [history_line(history), *context, *(line for line in last.values() if line), CUE]
     return Prompt("".join(line + "\n" for line in prefix), "\n".join(body))
 
 
