@@ -134,7 +134,8 @@ class KnowledgeBase:
         found = self._built().search(queries, want, threads=1)
         keys = np.asarray(found.keys).reshape(len(queries), -1)
         dist = np.asarray(found.distances).reshape(len(queries), -1)
-        counts = np.asarray(found.counts).reshape(-1)
+        # one query gives `Matches` (only what was found), several `BatchMatches` (with counts)
+        counts = np.asarray(getattr(found, "counts", [keys.shape[1]])).reshape(-1)
         out = []
         for row in range(len(queries)):
             hits = [

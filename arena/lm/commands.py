@@ -268,6 +268,11 @@ def add_parser(sub) -> None:
     cont.add_argument("--threads", type=int, default=None)
     cont.set_defaults(func=continual_command)
 
+    from arena.lm import memory, talk  # the team channel and the knowledge base, measured
+
+    memory.add_parser(cmds)
+    talk.add_parser(cmds)
+
 
 def _threads(n: int | None) -> None:
     if n is not None:
