@@ -168,7 +168,7 @@ def test_the_text_embedding_ignores_the_clock_and_is_the_same_in_every_process()
     va, vb, vc = text_vectors([a, b, c])
     assert np.allclose(va, vb) and not np.allclose(va, vc)
     assert np.linalg.norm(va) == pytest.approx(1.0)
-    code = f"import json; from agents.lm.embed import text_vectors as v; print(json.dumps(v([{a!r}])[0].tolist()))"
+    code = f"import json, agents.lm.embed as e; print(json.dumps(e.text_vectors([{a!r}])[0].tolist()))"
     other = subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, text=True)
     assert np.allclose(json.loads(other.stdout), va)
 
