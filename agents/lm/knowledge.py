@@ -103,17 +103,21 @@ class KnowledgeBase:
             raise ValueError(f"{len(vectors)} vectors for {len(entries)} entries")
         if not len(entries):
             return
+        first = len(self.entries)
         self.entries += list(entries)
         self.vectors = np.concatenate([self.vectors, vectors])
         self._pending += len(entries)
-        self._trim()
-        self._index = None
+        if not self._trim() and self._index is not None:  # keys stay positions: add to the index
+            self._index.add(np.arange(first, len(self.entries)), vectors, threads=1)
 
-    def _trim(self) -> None:
+    def _trim(self) -> bool:
+        """Drops the oldest entries beyond `max_entries`; whether any went (keys then shift)."""
         extra = len(self.entries) - self.max_entries
         if extra > 0:
             self.entries, self.vectors = self.entries[extra:], self.vectors[extra:]
             self._pending = min(self._pending, len(self.entries))
+            self._index = None
+        return extra > 0
 
     def _built(self):
         if self._index is None:

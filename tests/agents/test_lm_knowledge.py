@@ -195,3 +195,15 @@ def test_an_lm_seat_with_memory_files_its_episode_and_the_store_outlives_the_mat
     lessons = [e for e in kept.entries if e.kind == "lesson"]
     assert len(lessons) == 1 and lessons[0].success == match.success()
     assert len(kept) == (1 + match.steps if match.success() else 1)
+
+
+def test_entries_added_after_a_search_are_found_and_the_oldest_go_beyond_the_limit(tmp_path):
+    store = KnowledgeBase(tmp_path / "kb", "test", 2, max_entries=3)
+    store.add(unit([[1, 0]]), [entry("first")])
+    assert store.search(unit([[0, 1]]), k=1)[0][0][0] == 0  # the index is built here
+    store.add(unit([[0, 1]]), [entry("second")])  # and grows in place
+    assert store.search(unit([[0, 1]]), k=1)[0][0] == (1, pytest.approx(0.0, abs=1e-6))
+    store.add(unit([[1, 1], [1, -1]]), [entry("third"), entry("fourth")])
+    assert [e.text for e in store.entries] == ["second", "third", "fourth"]
+    [hits] = store.search(unit([[1, -1]]), k=3)
+    assert store.entries[hits[0][0]].text == "fourth" and len(hits) == 3
