@@ -60,8 +60,8 @@ def measure(
 ) -> dict:
     """Success per round with and without memory (see the module docstring)."""
     import worlds as w
-    from agents.lm.policy import make_lm_controller
     from agents.lm.recall import Recall
+    from agents.registry import make_controller
 
     if mode not in ("retry", "transfer"):
         raise ValueError(f"mode must be retry or transfer, got {mode!r}")
@@ -75,7 +75,7 @@ def measure(
         start = time.perf_counter()
         for t, task in enumerate(task_list):
             scenario = task.make_scenario()
-            lm = make_lm_controller(model, scenario, seed=seed + t, device=device)
+            lm = make_controller(f"lm:{model}", scenario, seed=seed + t, device=device)
             if condition == "with":
                 if mode == "transfer":
                     path = Path(memory) if memory else folder / "transfer.kb"

@@ -13,12 +13,13 @@ from worlds.scenario import Scenario
 
 
 def lm_controllers(seating) -> list:
-    from agents.lm.policy import LMController
-
+    """The seats' controllers that can talk and recall (`LMController` and any seat with its
+    `join` and `recall`), each once."""
     out = []
     for seat in seating.seats:
-        if isinstance(seat.controller, LMController) and seat.controller not in out:
-            out.append(seat.controller)
+        c = seat.controller
+        if callable(getattr(c, "join", None)) and hasattr(c, "recall") and c not in out:
+            out.append(c)
     return out
 
 

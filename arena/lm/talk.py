@@ -48,8 +48,8 @@ def measure(
     family: str, tasks: int, worlds: int, seed: int = 0, model: str = "talk", device="cpu", log=print
 ):
     import worlds as w
-    from agents.lm.policy import make_lm_controller
     from agents.lm.talk import TeamChannel
+    from agents.registry import make_controller
 
     task_list = list(islice(w.tasks(family, "test", seed), tasks))
     talking, silent = conditions(family)
@@ -59,7 +59,7 @@ def measure(
         start = time.perf_counter()
         for t, task in enumerate(task_list):
             scenario = task.make_scenario()
-            lm = make_lm_controller(model, scenario, seed=seed + t, device=device)
+            lm = make_controller(f"lm:{model}", scenario, seed=seed + t, device=device)
             seat = lm
             if condition == "channel":
                 lm.join(TeamChannel(scenario))
