@@ -132,7 +132,8 @@ class LMController:
         if self.channel is not None:
             extras["say"] = self.talk(obs, prompts, actions, greedy)
         if self.recall is not None:
-            self.recall.note(obs.seats(), obs.steps(), self._noted[1], self._noted[0], actions)
+            cells = obs.state.pos[obs.world, obs.agent]
+            self.recall.note(obs.seats(), obs.steps(), self._noted[1], self._noted[0], actions, cells)
         self._last = Thinking("probs", shown, extras)
         return actions
 

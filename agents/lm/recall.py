@@ -12,9 +12,10 @@ situation (cosine distance within `radius`):
   models were never trained on such lines, so they are off unless asked for.
 
 Remember: each (world, agent) keeps a journal of its decisions this episode (vector, text view,
-action). When the episode ends (`episode_over`), a success adds every step of the journal to the
-store, and every episode, won or lost, adds one lesson (`knowledge.lesson_text`, or the seat's
-own writer), so the store keeps what worked and a line on what did not.
+action, cell). When the episode ends (`episode_over`), a success adds the steps of its way with
+the loops erased (`loop_erased`: what remains is what led to the end) to the store, and every
+episode, won or lost, adds one lesson (`knowledge.lesson_text`, or the seat's own writer), so the
+store keeps what worked and a line on what did not.
 """
 
 from __future__ import annotations
@@ -97,13 +98,15 @@ class Recall:
         return out
 
     # -- remembering ----------------------------------------------------------------------
-    def note(self, keys: list[tuple[int, int]], steps: np.ndarray, vectors, texts, actions) -> None:
-        """Journal this decision of every row (a row at step 0 starts a new journal)."""
+    def note(self, keys, steps: np.ndarray, vectors, texts, actions, cells=None) -> None:
+        """Journal this decision of every row (a row at step 0 starts a new journal); `cells`
+        int[n, 2] are where the agents stand, for erasing the loops of a success's path."""
         names = self.scenario.actions
         for row, (key, t) in enumerate(zip(keys, steps.tolist(), strict=True)):
             if t == 0 or key not in self.journal:
                 self.journal[key] = []
-            self.journal[key].append((vectors[row], texts[row], names[int(actions[row])]))
+            cell = None if cells is None else tuple(int(x) for x in cells[row])
+            self.journal[key].append((vectors[row], texts[row], names[int(actions[row])], cell))
 
     def episode_over(self, world: int, success: bool, steps: int, returns: dict[int, float]) -> int:
         """Files the journals of `world`'s agents (agent index -> its return); the entries added."""
@@ -114,13 +117,33 @@ class Recall:
                 continue
             outcome = float(returns.get(agent, 0.0))
             if success:
-                for vector, text, action in journal:
+                for vector, text, action, _ in loop_erased(journal):
                     vectors.append(vector)
                     added.append(Entry("step", self.scenario.name, text, action, True, outcome, steps))
             lesson = write(self.scenario.name, success, steps, outcome, self.scenario.max_cycles)
-            vectors.append(np.mean([v for v, _, _ in journal], axis=0))
+            vectors.append(np.mean([v for v, *_ in journal], axis=0))
             added.append(Entry("lesson", self.scenario.name, lesson, "", bool(success), outcome, steps))
             del self.journal[(w, agent)]
         if added:
             self.store.add(np.stack(vectors), added)
         return len(added)
+
+
+def loop_erased(journal: list) -> list:
+    """The journal's steps on the way that worked: whenever the agent stands again on a cell it
+    stood on before, the steps since it first stood there are dropped (a walk that came back
+    taught nothing), so what remains leads from the start to the end without a loop. Steps
+    without a cell are all kept."""
+    path: list = []
+    where: dict = {}
+    for step in journal:
+        cell = step[3]
+        if cell is not None and cell in where:
+            cut = where[cell]
+            for gone in path[cut:]:
+                where.pop(gone[3], None)
+            del path[cut:]
+        if cell is not None:
+            where[cell] = len(path)
+        path.append(step)
+    return path

@@ -102,6 +102,21 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
+def retitle_card(folder: Path) -> Path:
+    """The model card written by `write_model_dir` names the default model: name this one."""
+    from agents.files import write_atomic
+
+    card = folder / "README.md"
+    text = card.read_text().replace("# Grid Arena default language model", "# Grid Arena talk model")
+    text = text.replace("`arena lm train --seed", "`arena lm talk --train --tasks 0 --seed")
+    text = text.replace("that reads Grid Arena's text view and names an action.", (
+        "that reads Grid Arena's text view and names an action; it also reads and says signal_v0's "
+        "words (`agents/lm/talk_model.py`)."
+    ))  # fmt: skip
+    write_atomic(card, lambda tmp: Path(tmp).write_text(text))
+    return folder
+
+
 def talk_command(args) -> int:
     from arena.lm.commands import _threads
 
@@ -113,7 +128,7 @@ def talk_command(args) -> int:
         start = time.perf_counter()
         model, tokenizer, result = distill_talk(seed=args.seed, scale=args.scale, log=print)
         result["seconds"] = round(time.perf_counter() - start, 1)
-        out = write_model_dir(model, tokenizer, result, Path(args.out))
+        out = retitle_card(write_model_dir(model, tokenizer, result, Path(args.out)))
         acc = result["heldout_accuracy"]
         print(
             f"held-out action accuracy {acc['all']:.3f} (random legal {result['chance_accuracy']['all']:.3f})"

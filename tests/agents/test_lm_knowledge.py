@@ -207,3 +207,16 @@ def test_entries_added_after_a_search_are_found_and_the_oldest_go_beyond_the_lim
     assert [e.text for e in store.entries] == ["second", "third", "fourth"]
     [hits] = store.search(unit([[1, -1]]), k=3)
     assert store.entries[hits[0][0]].text == "fourth" and len(hits) == 3
+
+
+def test_a_success_files_its_way_without_the_loops():
+    from agents.lm.recall import loop_erased
+
+    walk = [(None, "t", a, cell) for a, cell in [
+        ("east", (1, 1)), ("east", (1, 2)), ("west", (1, 3)), ("east", (1, 2)),  # back to (1, 2)
+        ("noop", (1, 3)), ("south", (1, 3)), ("east", (2, 3)),
+    ]]  # fmt: skip
+    assert [(s[2], s[3]) for s in loop_erased(walk)] == [
+        ("east", (1, 1)), ("east", (1, 2)), ("south", (1, 3)), ("east", (2, 3)),
+    ]  # fmt: skip
+    assert loop_erased([(None, "t", "a", None)] * 3) == [(None, "t", "a", None)] * 3
