@@ -100,10 +100,15 @@ def measure(
             "return": summary(ret[:, :rounds].mean(1)),
             "length": summary(length[:, :rounds].mean(1)),
             "return_rounds": [summary(ret[:, k]) for k in range(rounds)],
+            "per_task_return": ret[:, :rounds].tolist(),
             "seconds": round(time.perf_counter() - start, 1),
         }
     diff = np.array(results["with"]["per_task"]).mean(1) - np.array(results["without"]["per_task"]).mean(1)
     results["difference"] = summary(diff)  # paired over tasks
+    gain = np.array(results["with"]["per_task_return"]).mean(1) - np.array(
+        results["without"]["per_task_return"]
+    ).mean(1)
+    results["return_difference"] = summary(gain)
     results["setup"] = {
         "family": family,
         "tasks": [t.label for t in task_list],
@@ -130,9 +135,12 @@ def report(results: dict) -> str:
     lines.append("return | " + " | ".join(f"round {k + 1}" for k in range(rounds)) + " | all | length")
     for condition in ("without", "with"):
         r = results[condition]
-        cells = [fmt(*x) for x in r["return_rounds"]] + [fmt(*r["return"]), f"{r['length'][0]:.1f}"]
+        cells = [fmt(*x) for x in r["return_rounds"]] + [fmt(*r["return"]), fmt(*r["length"])]
         lines.append(f"{condition} memory | " + " | ".join(cells))
-    lines.append(f"with - without, paired over tasks: {fmt(*results['difference'])}")
+    lines.append(
+        f"with - without, paired over tasks: success {fmt(*results['difference'])}, "
+        f"return {fmt(*results['return_difference'])}"
+    )
     return "\n".join(lines)
 
 
