@@ -45,8 +45,13 @@ def signal_recipe(seed: int = 0, configs: int = SIGNAL_CONFIGS, episodes: int = 
             return tuple(lines)
 
 
-def talk_recipe(seed: int = 0) -> tuple:
-    return RECIPE + signal_recipe(seed)
+RECIPES = ("all", "signal")  # the default recipe plus signal_v0, or signal_v0 alone
+
+
+def talk_recipe(seed: int = 0, recipe: str = "all") -> tuple:
+    if recipe not in RECIPES:
+        raise ValueError(f"recipe must be one of {', '.join(RECIPES)}, got {recipe!r}")
+    return (RECIPE if recipe == "all" else ()) + signal_recipe(seed)
 
 
 def union_scorer(model, tokenizer):
@@ -61,6 +66,7 @@ def distill_talk(
     batch_size: int = 64,
     lr: float = 3e-3,
     log: Callable[[str], None] | None = None,
+    recipe: str = "all",
 ):
     """Build the talk model from scratch; returns (model, tokenizer, report) as
     `distill.distill_default` does."""
@@ -68,9 +74,9 @@ def distill_talk(
     from agents.lm.tokenizer import build_tokenizer
 
     say = log or (lambda _: None)
-    recipe = talk_recipe(seed)
-    corpus = collect_recipe(recipe, seed=seed, scale=scale, actions=TALK_ACTIONS)
-    heldout = collect_recipe(recipe, seed=seed + HELDOUT_SEED, scale=heldout_scale, actions=TALK_ACTIONS)
+    lines = talk_recipe(seed, recipe)
+    corpus = collect_recipe(lines, seed=seed, scale=scale, actions=TALK_ACTIONS)
+    heldout = collect_recipe(lines, seed=seed + HELDOUT_SEED, scale=heldout_scale, actions=TALK_ACTIONS)
     # every word of every prompt and action: nothing the model reads is <unk>
     texts = [p.text for p in corpus.prompts + heldout.prompts] + [" " + a for a in TALK_ACTIONS]
     tokenizer = build_tokenizer(extra_texts=texts)
@@ -83,12 +89,13 @@ def distill_talk(
         losses = train(model, tokenizer, corpus, epochs, batch_size, lr, seed, log, actions=TALK_ACTIONS)
     report = {
         "model": "talk",
+        "recipe_name": recipe,
         "seed": seed,
         "parameters": parameter_count(model),
         "vocabulary": len(tokenizer),
         "recipe": [
             {"label": label, "scenario": name, "config": config, "episodes": max(1, round(n * scale))}
-            for label, name, config, n in recipe
+            for label, name, config, n in lines
         ],
         "examples": {"train": len(corpus), "heldout": len(heldout)},
         "per_source": {s: int(c) for s, c in zip(*np.unique(corpus.source, return_counts=True), strict=True)},

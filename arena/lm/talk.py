@@ -126,7 +126,9 @@ def talk_command(args) -> int:
         from arena.lm.commands import write_model_dir
 
         start = time.perf_counter()
-        model, tokenizer, result = distill_talk(seed=args.seed, scale=args.scale, log=print)
+        model, tokenizer, result = distill_talk(
+            seed=args.seed, scale=args.scale, epochs=args.epochs, log=print, recipe=args.recipe
+        )
         result["seconds"] = round(time.perf_counter() - start, 1)
         out = retitle_card(write_model_dir(model, tokenizer, result, Path(args.out)))
         acc = result["heldout_accuracy"]
