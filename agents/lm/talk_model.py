@@ -61,7 +61,7 @@ def union_scorer(model, tokenizer):
 def distill_talk(
     seed: int = 0,
     scale: float = 1.0,
-    heldout_scale: float = 0.3,
+    heldout_scale: float | None = None,
     epochs: int = 3,
     batch_size: int = 64,
     lr: float = 3e-3,
@@ -69,14 +69,16 @@ def distill_talk(
     recipe: str = "all",
 ):
     """Build the talk model from scratch; returns (model, tokenizer, report) as
-    `distill.distill_default` does."""
+    `distill.distill_default` does. The held-out corpus is `heldout_scale` (default 0.3 *
+    `scale`) of the recipe, from other seeds."""
     from agents.lm.model import build_model, parameter_count
     from agents.lm.tokenizer import build_tokenizer
 
     say = log or (lambda _: None)
     lines = talk_recipe(seed, recipe)
     corpus = collect_recipe(lines, seed=seed, scale=scale, actions=TALK_ACTIONS)
-    heldout = collect_recipe(lines, seed=seed + HELDOUT_SEED, scale=heldout_scale, actions=TALK_ACTIONS)
+    held = 0.3 * scale if heldout_scale is None else heldout_scale
+    heldout = collect_recipe(lines, seed=seed + HELDOUT_SEED, scale=held, actions=TALK_ACTIONS)
     # every word of every prompt and action: nothing the model reads is <unk>
     texts = [p.text for p in corpus.prompts + heldout.prompts] + [" " + a for a in TALK_ACTIONS]
     tokenizer = build_tokenizer(extra_texts=texts)
