@@ -162,5 +162,9 @@ def add_parser(cmds) -> None:
     talk.add_argument(
         "--scale", type=float, default=1.0, help="with --train: episodes per recipe line, scaled"
     )
+    talk.add_argument("--epochs", type=int, default=3, help="with --train")
+    talk.add_argument(
+        "--recipe", choices=("all", "signal"), default="all", help="with --train: what to distil"
+    )
     talk.add_argument("--out", default=str(TALK_OUT), help=f"with --train: model folder (default {TALK_OUT})")
     talk.set_defaults(func=talk_command)
