@@ -16,6 +16,8 @@ from agents.human import Human
 from arena.records.record import THINK_KINDS, EpisodeLog, save_record, scenario_config
 from arena.seats import Seating
 from worlds.render import render_rgb
+from worlds.scenario import Sprite
+from worlds.sprites import sprite_art
 
 GHOST = 0.35  # opacity of agents that left the game
 
@@ -48,6 +50,7 @@ class Match:
         self.think_values = np.full((n, a), np.nan, dtype=np.float32)
         self.think_kind = np.zeros(n, dtype=np.uint8)
         self.think_extras: dict[int, dict] = {}
+        self.said: dict[int, str] = {}  # agent -> the message it said on the last step (team channel)
         self._planned: dict[int, np.ndarray] = {}  # seat index -> actions of its live agents
         self.log = EpisodeLog.start(self)
         for human in self.humans():
@@ -150,12 +153,26 @@ class Match:
             self.returns[self.agents.index(a)] += r
             if terms[a] or truncs[a]:
                 self.ended[a] = "terminated" if terms[a] else "truncated"
+        self.said = {i: e["say"] for i, e in self.think_extras.items() if e.get("say") not in (None, "none")}
         self._planned.clear()
         self.think_values[:] = np.nan
         self.think_kind[:] = 0
         self.think_extras.clear()
         self.log.after_step(self)
+        if not self.env.agents:
+            self._episode_over()
         return rewards
+
+    def _episode_over(self) -> None:
+        """Seats that learn from whole episodes (an LM's knowledge base) hear how this one went."""
+        success = self.success()
+        for seat in self.seating.seats if self.seating else []:
+            over = getattr(seat.controller, "episode_over", None)
+            if callable(over) and seat.agents:
+                over(0, success, self.steps, {i: float(self.returns[i]) for i in seat.agents})
+                recall = getattr(seat.controller, "recall", None)
+                if recall is not None:
+                    recall.store.save()
 
     def play(self, draw, until: int | None = None) -> list:
         """Steps to the end of the episode, or up to step `until`; returns `draw(match)` of
@@ -187,7 +204,24 @@ class Match:
                 cell = np.s_[row * tile : (row + 1) * tile, col * tile : (col + 1) * tile]
                 blend = image[cell] * (1 - GHOST) + ghosts[cell] * GHOST
                 image[cell] = np.rint(blend).astype(np.uint8)
+        for sprite in self.bubbles():
+            rgb, alpha = sprite_art(tile, sprite.kind, sprite.colour, sprite.label)
+            cell = image[
+                sprite.row * tile : (sprite.row + 1) * tile, sprite.col * tile : (sprite.col + 1) * tile
+            ]
+            cell[:] = np.rint(cell * (1 - alpha) + rgb * alpha).astype(np.uint8)
         return image
+
+    def bubbles(self) -> list[Sprite]:
+        """Speech bubbles of what the agents said on the team channel last step."""
+        from agents.lm.talk import bubble_label
+
+        return [
+            Sprite(
+                *map(int, self.world.pos[0, i]), "bubble", (255, 255, 255), bubble_label(self.scenario, text)
+            )
+            for i, text in sorted(self.said.items())
+        ]
 
     # -- outcome -----------------------------------------------------------------------------
     def success(self) -> bool:

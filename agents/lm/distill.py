@@ -72,19 +72,21 @@ def collect(
     epsilon: float = 0.2,
     label: str | None = None,
     labeller: Callable | None = None,
+    actions: Sequence[str] = ACTIONS,
 ) -> Corpus:
     """One episode in each of `episodes` worlds (world b seeded `seed + b`), every live agent's
-    prompt at every step labelled by `labeller(scenario, seed)` (default: the scripted planner)."""
+    prompt at every step labelled by `labeller(scenario, seed)` (default: the scripted planner);
+    labels index `actions`, the union of the action names of every scenario in the corpus."""
     if labeller is None:
         from agents.planners import make_planner as labeller
     env = BatchEnv(scenario, episodes, seed)
     teacher = labeller(scenario, seed)
     rng = np.random.default_rng(seed)
     agents = np.arange(scenario.num_agents)
-    to_union = np.array([ACTIONS.index(a) for a in scenario.actions])
+    to_union = np.array([list(actions).index(a) for a in scenario.actions])
     memory = {}
     recording = np.ones(episodes, dtype=bool)
-    corpus = Corpus()
+    corpus = Corpus(legal=np.zeros((0, len(actions)), bool))
     raw = env.reset()
     while recording.any():
         obs = Observations.of_batch(scenario, env.world, raw, agents)
@@ -98,7 +100,7 @@ def collect(
             build_prompt(t, memory.get(k, ())) for t, k in zip(seen.texts(), keys, strict=True)
         ]
         corpus.labels = np.concatenate([corpus.labels, to_union[wanted[rows]]])
-        legal = np.zeros((len(rows), len(ACTIONS)), dtype=bool)
+        legal = np.zeros((len(rows), len(actions)), dtype=bool)
         legal[:, to_union] = seen.action_mask.astype(bool)
         corpus.legal = np.concatenate([corpus.legal, legal])
         corpus.source += [label or scenario.name] * len(rows)
@@ -115,19 +117,19 @@ def collect(
 
 
 def collect_recipe(
-    recipe=RECIPE, seed: int = 0, scale: float = 1.0, epsilon: float = 0.2, labeller=None
+    recipe=RECIPE, seed: int = 0, scale: float = 1.0, epsilon: float = 0.2, labeller=None, actions=ACTIONS
 ) -> Corpus:
     """The corpus of every recipe line; line j's worlds are seeded from `seed + 100_000 * j`."""
-    corpus = Corpus()
+    corpus = Corpus(legal=np.zeros((0, len(actions)), bool))
     for j, (label, name, config, episodes) in enumerate(recipe):
         scenario = make_scenario(name, **config)
         count = max(1, round(episodes * scale))
-        corpus = corpus + collect(scenario, count, seed + 100_000 * j, epsilon, label, labeller)
+        corpus = corpus + collect(scenario, count, seed + 100_000 * j, epsilon, label, labeller, actions)
     return corpus
 
 
-def union_scorer(model, tokenizer) -> Scorer:
-    return Scorer(model, tokenizer, ACTIONS)
+def union_scorer(model, tokenizer, actions: Sequence[str] = ACTIONS) -> Scorer:
+    return Scorer(model, tokenizer, actions)
 
 
 @torch.no_grad()
@@ -159,10 +161,11 @@ def train(
     lr: float = 3e-3,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    actions: Sequence[str] = ACTIONS,
 ) -> list[float]:
     """Fit `model` to the corpus (AdamW, linear warm-up then cosine decay); returns the mean
-    loss of each epoch. Shuffling comes from `seed`."""
-    scorer = union_scorer(model, tokenizer)
+    loss of each epoch. Shuffling comes from `seed`; labels index `actions`."""
+    scorer = union_scorer(model, tokenizer, actions)
     rng = np.random.default_rng(seed)
     opt, sched = optimizer(model, lr, epochs * -(-len(corpus) // batch_size))
     labels = torch.as_tensor(corpus.labels)

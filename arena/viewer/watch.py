@@ -84,6 +84,7 @@ def _common(parser, speed: float) -> None:
     )
     parser.add_argument("--device", default="auto", help="torch device for learned and LM seats")
     add_threads_option(parser)
+    __import__("arena.lm.seats").lm.seats.add_options(parser)  # --team-channel, --memory
     parser.add_argument("--quit-at-end", action="store_true", help="close the window when the episode ends")
 
 
@@ -116,6 +117,10 @@ def build_match(args, seats: list[str]):
     except TypeError as err:  # an unknown config key
         raise ValueError(f"{args.scenario}: {err}") from None
     seating = Seating.from_specs(scenario, seats, default=args.default, seed=args.seed, device=args.device)
+    if args.team_channel or args.memory:
+        from arena.lm.seats import equip
+
+        equip(seating, scenario, args.team_channel, args.memory)
     return Match(args.scenario, config, seating, seed=args.seed)
 
 
