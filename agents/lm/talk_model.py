@@ -10,7 +10,9 @@ every word of the corpus's prompts. The signal configs come from the *train* spl
 `worlds.tasks("signal")` (layout seeds dropped, so each episode draws a fresh room and target),
 so the test split's knob combinations stay held out for measuring (`arena lm talk`).
 
-`arena lm talk --train` builds it into `assets/lm/talk/`; a seat uses it as `lm:talk`.
+`arena lm talk --train` builds it into `assets/lm/talk/`; a seat uses it as `lm:talk`. With
+`--recipe signal` the corpus is signal_v0's alone (the shipped talk model: a fraction of the
+cost, and a model that plays signal_v0 only).
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ seeds:
   read by teammates next step), vs `none`, the same seat without one.
 
 Success is averaged per task, with its standard error over tasks (and the paired difference).
+In signal, whose layout also fixes the secret target, every episode draws a fresh room and target
+from the task's (held-out) knobs; elsewhere the task's layout is played.
 `--train` first builds the talk model (`agents.lm.talk_model`) into `--out`
 (default `assets/lm/talk/`), which `--model talk` (the default here) then loads.
 """
@@ -58,7 +60,9 @@ def measure(
         success, length = np.zeros(len(task_list)), np.zeros(len(task_list))
         start = time.perf_counter()
         for t, task in enumerate(task_list):
-            scenario = task.make_scenario()
+            # a signal task's layout pins its secret target too: each episode draws its own,
+            # else a task would be one coin flip for a listener that heard nothing
+            scenario = task.make_scenario(layout_seed=None) if family == "signal" else task.make_scenario()
             lm = make_controller(f"lm:{model}", scenario, seed=seed + t, device=device)
             seat = lm
             if condition == "channel":
