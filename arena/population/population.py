@@ -208,7 +208,7 @@ class Population:
             scores = self.evaluate()
             copies = self.exploit(scores) if self.step < config.steps else []
             self.save()
-            self._show(scores, copies, time.perf_counter() - clock, base)
+            self._show(scores, copies, base)
             if callback is not None:
                 callback(self)
         return self.finish()
@@ -311,7 +311,7 @@ class Population:
     def member_file(self, name: str, seat: str) -> Path:
         return self.out / "members" / f"{name}_{seat}.safetensors"
 
-    def _show(self, scores: dict, copies: list[dict], seconds: float, base: float) -> None:
+    def _show(self, scores: dict, copies: list[dict], base: float) -> None:
         if self.quiet:
             return
         best = max(self.names, key=lambda name: scores[name])
