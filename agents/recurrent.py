@@ -62,6 +62,9 @@ def rl2_context(
 
 
 class RecurrentPolicyGradient(PolicyGradient):
+    """REINFORCE/A2C/PPO (`algo`) with a recurrent core; `make_learner` builds it when the
+    hyper-parameters name a `core` or a `context`."""
+
     def __init__(self, scenario, seed: int = 0, device="cpu", algo: str = "ppo", **hyper):
         self.hidden: torch.Tensor | None = None  # float[worlds, agents, state]: each agent's core state
         self._core: tuple | None = None  # (first, context, state in, state out) of the last act
