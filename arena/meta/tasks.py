@@ -117,9 +117,8 @@ class Practice:
 
     def success(self, learner, task: FamilyTask) -> float:
         seats = task_seats(task, learner, self.algo, self.num_actions, self.opponent, self.seed, self.device)
-        return evaluate(task.scenario, seats, self.eval_worlds, self.eval_seed, self.device, not self.greedy)[
-            "success"
-        ]
+        row = evaluate(task.scenario, seats, self.eval_worlds, self.eval_seed, self.device, not self.greedy)
+        return row["success"]
 
 
 def weights(learner) -> dict:

@@ -148,11 +148,14 @@ def plot_speed(results: dict, path) -> object:
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))
+    count = 0
     for method, result in results.items():
         if "plasticity" not in result:
             continue
         auc = [np.nan if a is None else a for a in result["plasticity"]["auc"]]
+        count = max(count, len(auc))
         ax.plot(range(1, len(auc) + 1), auc, "o-", ms=3, label=method)
+    ax.set_xticks(range(1, count + 1))
     ax.set_xlabel("task in the sequence")
     ax.set_ylabel("area under the training success curve")
     ax.set_ylim(-0.03, 1.03)
