@@ -138,8 +138,6 @@ def add_parser(sub) -> None:
 def train_command(args) -> int:
     if args.population is not None or (args.resume and is_population(args.out)):
         return population_command(args)
-    if args.ray is not None:
-        raise ValueError("--ray runs a --population on Ray; a single run trains here")
     if args.curriculum:
         from arena.training.curriculum import curriculum_command
 
@@ -190,7 +188,9 @@ def train_command(args) -> int:
             workers=_given(args.workers, defaults.workers),
         )
     if args.ray and config is not None and not config.workers:
-        raise ValueError("--ray puts rollout workers on a Ray cluster: give --workers N too")
+        raise ValueError(
+            "--ray puts rollout workers on a Ray cluster: give --workers N too (or --population N)"
+        )
     out = args.out or f"runs/{config.scenario.split(':')[0]}"
     run = Run(config, out, resume=args.resume, quiet=args.quiet, overrides=overrides, ray_address=args.ray)
     if args.resume and run.step >= run.config.steps:

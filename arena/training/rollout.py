@@ -116,7 +116,7 @@ def take_worlds(env: BatchEnv, lo: int = 0, hi: int | None = None) -> Worlds:
         env.world.world(np.arange(lo, hi)),
         env._returns[lo:hi].copy(),
         env._ended[lo:hi].copy(),
-        [rng.bit_generator.state for rng in env._rngs[lo:hi]],
+        env.seeds.state()[lo:hi],  # per world: layout key, episodes begun, generator
     )
 
 
@@ -126,8 +126,9 @@ def put_worlds(env: BatchEnv, lo: int, worlds: Worlds) -> None:
     env.world.put(idx, worlds.state)
     env._returns[idx] = worlds.returns
     env._ended[idx] = worlds.ended
-    for rng, state in zip(env._rngs[lo : lo + len(idx)], worlds.rngs, strict=True):
-        rng.bit_generator.state = state
+    streams = env.seeds.state()
+    streams[lo : lo + len(idx)] = worlds.rngs
+    env.seeds.set_state(streams)
 
 
 class RolloutWorker:
