@@ -81,7 +81,7 @@ EXAMPLES = {
         "arena train tag_v0 --workers 8 --ray 10.0.0.1:6379",
     ],
     "arena lm train": ["arena lm train --seed 0 --threads 1"],
-    "arena lm bench": ["arena lm bench --seconds 2 --no-success --threads 1"],
+    "arena lm bench": ["arena lm bench --seconds 2", "arena lm bench --batches 16 --success --episodes 20"],
     "arena lm finetune": ["arena lm finetune plates_v0 --config num_agents=1 size=5 --steps 20480"],
     "arena lm continual": ["arena lm continual --threads 1 --hp continual=ewc ewc_lambda=100"],
     "arena league": [

@@ -15,7 +15,7 @@ from agents.base import Observations, thinking_of
 from agents.human import Human
 from arena.records.record import THINK_KINDS, EpisodeLog, save_record, scenario_config
 from arena.seats import Seating
-from worlds.render import render_rgb
+from worlds.render import ghost_badge, render_rgb
 from worlds.scenario import Sprite
 from worlds.sprites import sprite_art
 
@@ -188,7 +188,8 @@ class Match:
 
     def board(self, tile: int = 32) -> np.ndarray:
         """The world as the renderer draws it, uint8[H * tile, W * tile, 3], plus faded ghosts
-        of agents that left the game (caught, home, or done) where they left it."""
+        of agents that left the game (caught, home, or done) where they left it (a small one in
+        the cell's corner where another agent now stands)."""
         world = self.world
         image = render_rgb(self.scenario, world, tile=tile)
         gone = np.flatnonzero(~world.alive[0])
@@ -199,9 +200,10 @@ class Match:
             taken = {tuple(p) for p in world.pos[0][world.alive[0]].tolist()}
             for i in gone:
                 row, col = world.pos[0, i].tolist()
-                if (row, col) in taken:
-                    continue
                 cell = np.s_[row * tile : (row + 1) * tile, col * tile : (col + 1) * tile]
+                if (row, col) in taken:  # someone stands there now: a small ghost beside them
+                    ghost_badge(image[cell], self.scenario, int(i), 0.75)
+                    continue
                 blend = image[cell] * (1 - GHOST) + ghosts[cell] * GHOST
                 image[cell] = np.rint(blend).astype(np.uint8)
         for sprite in self.bubbles():

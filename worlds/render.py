@@ -125,6 +125,34 @@ def render_rgb(scenario: Scenario, state: State, world: int = 0, tile: int = 32)
     return frame
 
 
+def ghost_badge(cell: np.ndarray, scenario: Scenario, agent: int, opacity: float) -> None:
+    """A half-size body of `agent`, at `opacity` with a dark rim, in the bottom right corner of
+    `cell` (uint8[T, T, 3], drawn on in place): an agent that left the game where another now
+    stands, so that it shows beside the body rather than under it."""
+    tile = cell.shape[0]
+    half = tile // 2
+    if half < 8:
+        return
+    teams = np.asarray(scenario.teams)
+    shape = TEAM_SHAPES[int(teams[agent]) % len(TEAM_SHAPES)]
+    rgb, alpha, _ = _sprite(half, shape, int(agent), 0)
+    corner = cell[tile - half :, tile - half :]
+    rim = np.clip(_grow(alpha[..., 0]) - alpha[..., 0], 0, 1)[..., None]
+    out = corner * (1 - rim) + _INK * rim
+    out = out * (1 - alpha * opacity) + rgb * alpha * opacity
+    corner[:] = np.rint(out).astype(np.uint8)
+
+
+def _grow(alpha: np.ndarray) -> np.ndarray:
+    """`alpha` spread by one pixel in the four directions (for a rim around a sprite)."""
+    out = alpha.copy()
+    out[1:] = np.maximum(out[1:], alpha[:-1])
+    out[:-1] = np.maximum(out[:-1], alpha[1:])
+    out[:, 1:] = np.maximum(out[:, 1:], alpha[:, :-1])
+    out[:, :-1] = np.maximum(out[:, :-1], alpha[:, 1:])
+    return out
+
+
 def _draw_sprites(frame: np.ndarray, sprites: list[Sprite], tile: int) -> None:
     """Blend each sprite's art over its cell, in list order."""
     for sprite in sprites:

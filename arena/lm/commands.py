@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.base import Observations, Transition
+from arena.options import add_threads_option, set_threads
 from arena.training.loop import closing
 from worlds.batch import BatchEnv
 from worlds.scenario import Scenario
@@ -228,18 +230,23 @@ def add_parser(sub) -> None:
     )
     train.add_argument("--scale", type=float, default=1.0, help="episodes per recipe line, scaled")
     train.add_argument("--epochs", type=int, default=3)
-    train.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    add_threads_option(train)
     train.set_defaults(func=train_command)
 
-    bench = cmds.add_parser("bench", help="decisions/s and zero-shot success of an LM seat")
+    bench = cmds.add_parser("bench", help="decisions/s of an LM seat (and zero-shot success with --success)")
     bench.add_argument("--model", default="default", help="default, smollm2, a folder or cached hub id")
     bench.add_argument("--batches", default=",".join(map(str, BATCHES)), help="batch sizes, comma-separated")
     bench.add_argument("--seconds", type=float, default=2.0, help="time per batch size")
-    bench.add_argument("--episodes", type=int, default=50, help="episodes per scenario for success")
+    bench.add_argument(
+        "--success",
+        action="store_true",
+        help="also play --episodes per scenario for zero-shot success (minutes: it says how many first)",
+    )
+    bench.add_argument("--episodes", type=int, default=50, help="episodes per scenario for --success")
     bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--threads", type=int, default=None)
+    add_threads_option(bench)
     bench.add_argument("--device", default="auto", help="auto (cuda if torch sees one), cpu or cuda")
-    bench.add_argument("--no-success", action="store_true", help="speed only")
+    bench.add_argument("--no-success", action="store_true", help=argparse.SUPPRESS)  # the old default
     bench.add_argument(
         "--mode",
         choices=("score", "generate"),
@@ -280,7 +287,7 @@ def add_parser(sub) -> None:
     tune.add_argument("--episodes", type=int, default=100, help="evaluation episodes before and after")
     tune.add_argument("--seed", type=int, default=0)
     tune.add_argument("--device", default="auto")
-    tune.add_argument("--threads", type=int, default=None)
+    add_threads_option(tune)
     tune.add_argument("--out", default=None, help="checkpoint file (.safetensors) to write")
     tune.set_defaults(func=finetune_command)
 
@@ -308,7 +315,7 @@ def add_parser(sub) -> None:
     cont.add_argument("--eval-greedy", action="store_true", help="evaluate the argmax policy")
     cont.add_argument("--seed", type=int, default=0)
     cont.add_argument("--device", default="auto")
-    cont.add_argument("--threads", type=int, default=None)
+    add_threads_option(cont)
     cont.set_defaults(func=continual_command)
 
     from arena.lm import distill_command, eval_command, memory, talk
@@ -320,12 +327,7 @@ def add_parser(sub) -> None:
 
 
 def _threads(n: int | None) -> None:
-    if n is not None:
-        import torch
-
-        if n < 1:
-            raise ValueError(f"--threads must be >= 1, got {n}")
-        torch.set_num_threads(n)
+    set_threads(n)
 
 
 def train_command(args) -> int:
@@ -354,7 +356,9 @@ def bench_command(args) -> int:
         raise ValueError(f"--batches must be positive integers, got {args.batches!r}")
     if args.max_tokens < 1:
         raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
-    episodes = 0 if args.no_success or args.mode == "generate" else args.episodes
+    if args.success and args.mode == "generate":
+        raise ValueError("--success scores the actions: it does not combine with --mode generate")
+    episodes = args.episodes if args.success else 0
     run(args.model, batches, args.seconds, episodes, args.seed, args.device, args.mode, args.max_tokens)
     return 0
 
@@ -488,9 +492,10 @@ def run(
     device = pick_device(device)
     start = time.perf_counter()
     lm, tokenizer = load_model(model, device)
+    threads = torch.get_num_threads()
     print(
         f"model {model}: {parameter_count(lm):,} parameters, loaded in {time.perf_counter() - start:.1f} s; "
-        f"{device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"{device}, torch {torch.__version__}, {threads} thread{'s' * (threads > 1)}, "
         f"{platform.processor() or platform.machine()}, load average {_load()}"
     )
     if mode == "generate":
@@ -500,8 +505,28 @@ def run(
         return {"speed": generation_speed(lm, tokenizer, maze, batches, seconds, seed, model, max_tokens)}
     out = {"speed": speed(lm, tokenizer, make_scenario("maze_v0"), batches, seconds, seed, model)}
     if episodes:
+        print(_success_estimate(out["speed"], episodes))
         out["success"] = success(lm, tokenizer, episodes, seed, model)
     return out
+
+
+def _success_estimate(speed_rows: list[dict], episodes: int) -> str:
+    """How long the success part may take: the LM plays every scenario twice (sampled, greedy)
+    in `episodes` worlds at once for at most max_cycles steps, at the speed measured at the
+    nearest batch size."""
+    from worlds.registry import make_scenario
+
+    decisions = 0
+    for name, config in SUCCESS_SCENARIOS:
+        scenario = make_scenario(name, **config)
+        seated = scenario.num_agents if name != "tag_v0" else int((scenario.teams == 0).sum())
+        decisions += 2 * episodes * scenario.max_cycles * seated
+    row = min(speed_rows, key=lambda r: abs(r["batch"] - episodes))
+    minutes = decisions / row["decisions_per_s"] / 60
+    return (
+        f"\nthe success part: up to {decisions:,} LM decisions, at most ~{minutes:.0f} min at "
+        f"{row['decisions_per_s']:,.0f} decisions/s (batch {row['batch']}); episodes that end early take less"
+    )
 
 
 def speed(

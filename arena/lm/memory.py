@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from arena.lm.trials import fmt, play_round, summary, team_seats
+from arena.options import add_threads_option
 
 RECALL_OPTIONS = {"k": int, "weight": float, "radius": float, "lines": int}
 
@@ -171,6 +172,6 @@ def add_parser(cmds) -> None:
     mem.add_argument("--hp", nargs="*", default=[], metavar="K=V", help="recall: k, weight, radius, lines")
     mem.add_argument("--seed", type=int, default=0)
     mem.add_argument("--device", default="cpu")
-    mem.add_argument("--threads", type=int, default=None)
+    add_threads_option(mem)
     mem.add_argument("--json", action="store_true")
     mem.set_defaults(func=memory_command)

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from arena.lm.trials import fmt, play_round, summary, team_seats
+from arena.options import add_threads_option
 
 TALK_OUT = Path(__file__).resolve().parents[2] / "assets" / "lm" / "talk"
 
@@ -160,7 +161,7 @@ def add_parser(cmds) -> None:
     talk.add_argument("--model", default="talk", help="talk (default), default, a folder, ...")
     talk.add_argument("--seed", type=int, default=0)
     talk.add_argument("--device", default="cpu")
-    talk.add_argument("--threads", type=int, default=None)
+    add_threads_option(talk)
     talk.add_argument("--json", action="store_true")
     talk.add_argument("--train", action="store_true", help="first build the talk model")
     talk.add_argument(

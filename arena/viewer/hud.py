@@ -100,6 +100,9 @@ def hud_rows(match, view: View) -> list[tuple]:
         rows.append(("outcome", outcome, GOOD if match.success() else GOLD))
     if view.selected is not None:
         rows += _thought_rows(match, view.selected)
+    if view.overlay and (match.think_kind > 0).any():
+        rows += [("gap", 4), ("header", "BARS ABOVE AGENTS: ONE PER ACTION", "")]
+        rows.append(("glyphs", _glyph_key(match)))
     if view.legend:
         rows += _legend_rows(match, view)
     return rows
@@ -116,6 +119,8 @@ def hud_text(match, view: View) -> list[str]:
             lines.append("   ".join(f"{t} {v:+.2f}" for t, v in row[1]))
         elif kind == "keys":
             lines.append("   ".join(f"{k} {d}" for k, d in row[1]))
+        elif kind == "glyphs":
+            lines.append("   ".join(label for _, label in row[1]))
         elif kind != "gap":
             lines.append(" ".join(str(p) for p in row[1:] if isinstance(p, str)))
     return lines
@@ -170,6 +175,14 @@ def _thought_rows(match, agent: int) -> list[tuple]:
         for line in _wrap(f"{key}: {value}", 40)[:3]:
             rows.append(("small", line, DIM))
     return rows
+
+
+def _glyph_key(match) -> list[tuple[list[int], str]]:
+    """What the glyphs under the thought bars stand for: noop, the moves, the rest."""
+    actions = list(match.scenario.actions)
+    others = actions[5:]
+    rest = ", ".join(others) if len(others) <= 2 else f"{others[0]}, {others[1]}..."
+    return [([0], actions[0]), ([1, 2, 3, 4], "moves"), *([([5], rest)] if others else [])]
 
 
 def _legend_rows(match, view: View) -> list[tuple]:
@@ -299,6 +312,7 @@ def draw_thoughts(surface, match, board: pygame.Rect, tile: int) -> None:
     """Above each agent whose controller shows its thoughts: one bar per action, the chosen
     one in the agent's colour, with the action's glyph under it."""
     alive, pos = match.world.alive[0], match.world.pos[0]
+    taken = [cell_rect(board, tile, p).inflate(-tile // 4, -tile // 4) for p in pos[alive]]  # bodies
     for i in np.flatnonzero(alive & (match.think_kind > 0)):
         values = match.think_values[i]
         legal = np.isfinite(values)
@@ -313,10 +327,8 @@ def draw_thoughts(surface, match, board: pygame.Rect, tile: int) -> None:
         count = len(values)
         bar = max(3, (tile + tile // 3) // count)
         card = pygame.Rect(0, 0, bar * count + 6, max(14, tile * 5 // 8))
-        card.midbottom = (cell.centerx, cell.y - 1)
-        if card.top < board.top:
-            card.midtop = (cell.centerx, cell.bottom + 1)
-        card.clamp_ip(board)
+        card = _place(card, cell, board, taken)
+        taken.append(card)
         _card(surface, card)
         glyphs = tile >= 40
         area_h = card.h - 6 - (bar + 2 if glyphs else 0)
@@ -333,6 +345,28 @@ def draw_thoughts(surface, match, board: pygame.Rect, tile: int) -> None:
                 )
             if glyphs:
                 _glyph(surface, a, pygame.Rect(x + 1, card.bottom - bar - 2, bar - 2, bar - 2), colour)
+
+
+def _place(card: pygame.Rect, cell: pygame.Rect, board: pygame.Rect, taken: list) -> pygame.Rect:
+    """Where a thought card goes: above its agent, else below, left or right of it, whichever
+    covers the least of the other bodies and cards already drawn (the first that covers none)."""
+    spots = []
+    for anchor in ("midbottom", "midtop", "midright", "midleft"):
+        spot = card.copy()
+        setattr(spot, anchor, {
+            "midbottom": (cell.centerx, cell.y - 1), "midtop": (cell.centerx, cell.bottom + 1),
+            "midright": (cell.x - 1, cell.centery), "midleft": (cell.right + 1, cell.centery),
+        }[anchor])  # fmt: skip
+        spot.clamp_ip(board)
+        covered = sum(_area(spot.clip(other)) for other in taken) + _area(spot.clip(cell.inflate(-4, -4)))
+        if covered == 0:
+            return spot
+        spots.append((covered, len(spots), spot))
+    return min(spots)[2]
+
+
+def _area(rect: pygame.Rect) -> int:
+    return rect.w * rect.h
 
 
 def _glyph(surface, action: int, box: pygame.Rect, colour) -> None:
@@ -398,6 +432,7 @@ def _banner(surface, board: pygame.Rect, area: pygame.Rect, text: str, colour, h
 
 # -- the panel --------------------------------------------------------------------------------
 _HEIGHTS = {"title": 40, "text": 24, "small": 20, "header": 26, "agent": 42, "teams": 26, "keys": 21}
+_HEIGHTS["glyphs"] = 22
 
 
 def _row_height(row) -> int:
@@ -451,6 +486,8 @@ def draw_panel(surface, rect: pygame.Rect, rows) -> None:
             pygame.draw.rect(surface, row[2], box, 2, 6)
             for k, line in enumerate(lines):
                 surface.blit(font(BODY, bold=True).render(line, True, row[2]), (x, y + 5 + 24 * k))
+        elif kind == "glyphs":
+            _glyph_row(surface, row[1], x, y, right)
         elif kind == "keys":
             half = (right - x) // 2
             for k, (keys, does) in enumerate(row[1]):
@@ -461,6 +498,18 @@ def draw_panel(surface, rect: pygame.Rect, rows) -> None:
                     font(SMALL).render(does, True, TEXT), (kx + max(image.get_width() + 8, 52), y + 2)
                 )
         y += _row_height(row)
+
+
+def _glyph_row(surface, entries, x: int, y: int, right: int) -> None:
+    """The glyphs of the thought bars, each followed by what it stands for."""
+    face = font(SMALL)
+    for actions, label in entries:
+        for a in actions:
+            _glyph(surface, a, pygame.Rect(x, y + 4, 11, 11), TEXT)
+            x += 14
+        text = _fit(label, max(24, right - x - 4), face)
+        surface.blit(face.render(text, True, DIM), (x + 2, y + 2))
+        x += face.size(text)[0] + 16
 
 
 def _agent_row(surface, row, x: int, y: int, right: int) -> None:

@@ -21,7 +21,7 @@ from arena.seats import Seating
 from arena.viewer.hud import View, draw, pygame, to_array
 from worlds.registry import make_scenario
 
-SIZE = (980, 700)
+SIZE = (980, 760)
 
 
 def scene(name: str, seed: int, steps: int, take: list[int], view: View, **config) -> pygame.Surface:

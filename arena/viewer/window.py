@@ -74,7 +74,7 @@ class Viewer:
     def _default_size(self) -> tuple[int, int]:
         height, width = self.match.world.shape
         tile = hud.board_tile((height, width), (860, 660))
-        return (width * tile + hud.PANEL_WIDTH + 2 * hud.MARGIN, max(height * tile + 2 * hud.MARGIN, 700))
+        return (width * tile + hud.PANEL_WIDTH + 2 * hud.MARGIN, max(height * tile + 2 * hud.MARGIN, 760))
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> list[Path]:

@@ -33,11 +33,16 @@ def test_train_writes_a_loadable_model_folder_with_its_card(model_dir, capsys):
 
 
 @pytest.mark.slow
-def test_bench_prints_speed_and_success_tables(model_dir, capsys):
+def test_bench_prints_speed_and_with_success_the_success_tables(model_dir, capsys):
     options = "--batches 1,4 --seconds 0.1 --episodes 1 --device cpu".split()
     assert main(["lm", "bench", "--model", str(model_dir), *options]) == 0
     out = capsys.readouterr().out
-    assert "decisions/s" in out and "zero-shot success" in out and "; cpu, torch" in out
+    assert "decisions/s" in out and "zero-shot success" not in out and "; cpu, torch 2" in out
+    assert "1 thread," in out  # one torch thread unless --threads
+    assert main(["lm", "bench", "--model", str(model_dir), *options, "--success"]) == 0
+    out = capsys.readouterr().out
+    assert "decisions/s" in out and "zero-shot success" in out
+    assert "the success part: up to " in out and "LM decisions, at most ~" in out
     for contestant in ("random", "planner", "greedy"):
         assert contestant in out
     assert "tag_v0" in out and "plates_v0" in out

@@ -285,3 +285,50 @@ def test_a_long_controller_label_is_elided_in_the_middle_to_fit():
     fitted = _fit(text, 200, face)
     assert face.size(fitted)[0] <= 200 and "…" in fitted
     assert fitted.startswith("checkpoints") and fitted.endswith("won")
+
+
+def test_thought_cards_keep_off_other_agents_and_each_other(viewer_of):
+    from arena.viewer.hud import _place
+
+    board = pygame.Rect(0, 0, 9 * 48, 9 * 48)
+    cell = pygame.Rect(4 * 48, 4 * 48, 48, 48)
+    above = cell.move(0, -48).inflate(-12, -12)  # another agent's body right above
+    card = _place(pygame.Rect(0, 0, 70, 30), cell, board, [above])
+    assert not card.colliderect(above) and not card.colliderect(cell.inflate(-4, -4))
+    second = _place(pygame.Rect(0, 0, 70, 30), cell, board, [above, card])
+    assert not second.colliderect(card) and not second.colliderect(above)
+
+
+def test_the_overlay_explains_its_glyphs_in_the_panel(viewer_of):
+    viewer = viewer_of("tag_v0", [], seed=1, default="planner")
+    viewer.match.plan()
+    shown = hud_text(viewer.match, View(overlay=True))
+    hidden = hud_text(viewer.match, View(overlay=False))
+    assert "noop   moves   tag" in shown and "noop   moves   tag" not in hidden
+
+
+def test_a_caught_runner_shows_beside_the_hunter_that_stands_on_its_cell():
+    from worlds.render import render_rgb
+
+    scenario = worlds.make_scenario("tag_v0")
+    match = Match("tag_v0", {}, Seating.from_specs(scenario, [], default="planner", seed=0), seed=0)
+    while True:  # the planners catch runner_0 and a hunter steps onto its cell (step 8 of seed 0)
+        match.plan()
+        match.step()
+        world = match.world
+        taken = {tuple(p) for p in world.pos[0][world.alive[0]].tolist()}
+        under = [i for i in np.flatnonzero(~world.alive[0]) if tuple(world.pos[0, i].tolist()) in taken]
+        if under or match.done:
+            break
+    assert under, "no runner was caught under a hunter"
+    tile = 48
+    row, col = world.pos[0, under[0]].tolist()
+    corner = np.s_[row * tile + tile // 2 : (row + 1) * tile, col * tile + tile // 2 : (col + 1) * tile]
+    ghost = match.board(tile)[corner].astype(int)
+    plain = render_rgb(scenario, world, tile=tile)[corner].astype(int)
+    changed = np.abs(ghost - plain).sum(-1) > 60
+    assert changed.sum() > 40  # a small body drawn over the corner
+    standing = world.alive[0] & (world.pos[0] == (row, col)).all(-1)
+    hunter = int(np.flatnonzero(standing)[0])
+    mean = ghost[changed].mean(0)
+    assert np.abs(mean - agent_colour(int(under[0]))).sum() < np.abs(mean - agent_colour(hunter)).sum()
