@@ -182,12 +182,18 @@ SEAT_HELP = "who drives an agent or a team: random, planner, lm[:MODEL], a check
 
 def shipped_seats(scenario) -> list[str]:
     """`TEAM=assets/checkpoints/SCENARIO_TEAM.safetensors` for every team that ships one (the
-    trained agents people should see first); the others get the planner."""
+    trained agents people should see first), the others the planner; then
+    `AGENT=...SCENARIO_AGENT.safetensors` for an agent with a role of its own (signal_v0's
+    speaker), which takes that agent from its team's seat."""
     folder = Path(__file__).resolve().parents[1] / "assets" / "checkpoints"
     seats = []
     for team in scenario.team_names:
         path = folder / f"{scenario.name}_{team}.safetensors"
         seats.append(f"{team}={path if path.exists() else 'planner'}")
+    for agent in scenario.agent_names:
+        path = folder / f"{scenario.name}_{agent}.safetensors"
+        if path.exists():
+            seats.append(f"{agent}={path}")
     return seats
 
 

@@ -63,6 +63,13 @@ def test_run_seat_overrides_a_shipped_team(tmp_path, capsys):
     assert "hunters=tag_v0_hunters.safetensors, runners=random" in capsys.readouterr().out
 
 
+def test_run_seats_an_agent_that_ships_a_checkpoint_of_its_own(tmp_path, capsys):
+    """signal_v0 ships its speaker (agent_0) apart from the team's listener."""
+    assert main(["run", "signal_v0", "--episodes", "1", "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "agents=signal_v0_agents.safetensors, agent_0=signal_v0_agent_0.safetensors" in printed
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
