@@ -20,12 +20,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from agents.base import Observations, Transition
 from arena.options import add_threads_option, set_threads
-from arena.training.loop import closing
+from arena.training.loop import EpisodeStats, closing
 from worlds.batch import BatchEnv
 from worlds.scenario import Scenario
 
@@ -81,7 +82,8 @@ def evaluated_seats(scenario: Scenario, controller, opponent) -> list[tuple[list
 
 def drive(learner, scenario: Scenario, num_worlds: int, steps: int, seed: int, log=None) -> list[dict]:
     """Train `learner` (all agents of team 0; other teams by the planner) for `steps` batch
-    steps; returns the metrics of each update, with the recent success rate."""
+    steps; returns the metrics of each update, with the success rate of the latest episodes
+    among those that started at least max_cycles steps ago (nan before any)."""
     from agents.planners import make_planner
 
     env = BatchEnv(scenario, num_worlds, seed)
@@ -90,7 +92,8 @@ def drive(learner, scenario: Scenario, num_worlds: int, steps: int, seed: int, l
     others = np.flatnonzero(teams != 0)
     opponent = make_planner(scenario, seed) if len(others) else None
     raw = env.reset()
-    recent: list[bool] = []
+    stats = EpisodeStats(["learner"], scenario.max_cycles)  # episodes started long enough ago
+    seat = SimpleNamespace(agents=mine)
     history = []
     for step in range(steps):
         obs = Observations.of_batch(scenario, env.world, raw, mine)
@@ -103,8 +106,7 @@ def drive(learner, scenario: Scenario, num_worlds: int, steps: int, seed: int, l
         new, rewards, term, trunc, info = env.step(actions)
         # finished worlds as they ended, for bootstrapping: an LM's prompt reads the state too
         state, last = closing(env.world, new, info)
-        if info["done"].any():
-            recent = (recent + info["success"].tolist())[-200:]
+        stats.add(info, [seat])
         next_obs = Observations.of_batch(scenario, state, last, mine)
         metrics = learner.learn(
             Transition(
@@ -115,14 +117,13 @@ def drive(learner, scenario: Scenario, num_worlds: int, steps: int, seed: int, l
         )  # fmt: skip
         raw = new
         if metrics:
-            metrics = metrics | {
-                "step": step + 1,
-                "recent_success": float(np.mean(recent)) if recent else 0.0,
-            }
+            success = stats.summary()["success"]  # nan until a whole cohort has ended
+            metrics = metrics | {"step": step + 1, "recent_success": success}
             history.append(metrics)
             if log:
+                shown = "-" if np.isnan(success) else f"{success:.2f}"
                 log(
-                    f"step {step + 1}: recent success {metrics['recent_success']:.2f} "
+                    f"step {step + 1}: train success {shown} "
                     + " ".join(f"{k} {v:.3g}" for k, v in metrics.items() if k in LOGGED)
                 )
     return history

@@ -425,31 +425,3 @@ def test_train_command_takes_a_recurrent_core(tmp_path, capsys):
         "--eval-worlds", "2", "--out", str(tmp_path / "again"), "--quiet",
     ])  # fmt: skip
     assert code == 0 and load_controller(tmp_path / "again" / "agents.safetensors").samples == 64 + 32
-
-
-def test_the_shipped_signal_speaker_talks_as_well_as_the_planner():
-    """signal_v0's shipped PPO speaker (trained against the frozen shipped listener, see
-    docs/scenarios/signal_v0.md) names the target in the words the planner uses: the shipped
-    listener and the planned one both find it far more often than after a random speaker."""
-    from agents.random_agent import RandomAgent
-    from arena.training.loop import Seat
-
-    sc = parse_scenario("signal_v0")
-    speaker = load_controller(SHIPPED / "signal_v0_agent_0.safetensors", "cpu", scenario=sc)
-    success = {}
-    for listener_name in ("ppo", "planner"):
-        for name, talker in (("ppo", speaker), ("random", RandomAgent(seed=0))):
-            if listener_name == "ppo":
-                listener = load_controller(SHIPPED / "signal_v0_agents.safetensors", "cpu", scenario=sc)
-            else:
-                from agents.planners import make_planner
-
-                listener = make_planner(sc, 0)
-            seats = [
-                Seat("agent_0", np.array([0]), name, talker, len(sc.actions)),
-                Seat("agent_1", np.array([1]), listener_name, listener, len(sc.actions)),
-            ]
-            success[name, listener_name] = evaluate(sc, seats, 64, 1_000_000, "cpu")["success"]
-    for listener_name in ("ppo", "planner"):
-        assert success["ppo", listener_name] >= 0.75, success
-        assert success["random", listener_name] <= 0.5, success
