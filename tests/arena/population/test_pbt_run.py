@@ -260,7 +260,7 @@ def test_the_command_line_trains_a_population_and_exports_the_best(tmp_path, cap
         (["--population", "3", "--exploit-share", "0.7"], "exploit_share must be a number in [0, 0.5]"),
         (["--population", "3", "--exploit-every", "2"], "exploit_every must be at least worlds"),
         (["--population", "3", "--hp", "lr=0.1:0.01"], "LOW must be below HIGH"),
-        (["--ray"], "--ray runs a --population"),
+        (["--ray"], "--ray puts rollout workers on a Ray cluster: give --workers N too (or --population N)"),
     ],
 )
 def test_bad_population_options_fail_with_one_clear_line(extra, message, tmp_path, capsys):
