@@ -171,5 +171,7 @@ def add_parser(cmds) -> None:
     talk.add_argument(
         "--recipe", choices=("all", "signal"), default="all", help="with --train: what to distil"
     )
-    talk.add_argument("--out", default=str(TALK_OUT), help=f"with --train: model folder (default {TALK_OUT})")
+    talk.add_argument(
+        "--out", default=str(TALK_OUT), help="with --train: model folder (default assets/lm/talk)"
+    )
     talk.set_defaults(func=talk_command)
