@@ -208,7 +208,7 @@ def test_watch_headless_records_and_replay_reproduces_it(tmp_path, capsys):
     replay = replay_match(record)
     assert isinstance(replay, ReplayMatch)
     with Image.open(gif) as image:
-        assert image.size == episode_frames(replay, tile=16)[0].shape[1::-1]
+        assert image.size == episode_frames(replay, tile=16, overlay=True)[0].shape[1::-1]
     with Image.open(shot) as image:
         assert image.size[0] > 9 * 16
     out = tmp_path / "again.gif"
