@@ -1,5 +1,4 @@
-"""Tianshou as a client (not in the CI install: tianshou pulls pandas, h5py and tensorboard;
-`pip install tianshou` runs it): its PettingZooEnv reads PettingZoo's action-masking convention,
+"""Tianshou as a client (in the test extra): its PettingZooEnv reads PettingZoo's action-masking convention,
 `obs_type="masked"` ({"observation": the flat form, "action_mask"}), and its collector plays
 whole episodes of every scenario with masked random policies, every action legal."""
 

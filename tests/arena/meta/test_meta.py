@@ -3,7 +3,6 @@ only), the `arena meta` command line end to end on tiny settings."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from itertools import islice
 
@@ -137,11 +136,3 @@ def test_meta_command_errors(tmp_path, capsys):
     assert main(["meta", "train", "nope", "--steps", "8", "--out", str(tmp_path / "x")]) == 2
     assert "unknown task family" in capsys.readouterr().err
     assert sorted(FAMILIES)  # the families the message lists
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("arena.meta.rl2") is not None, reason="arena/meta/rl2.py is here"
-)
-def test_rl2_without_its_module_says_so(tmp_path, capsys):
-    assert main(["meta", "train", "maze", "--method", "rl2", "--steps", "8", "--out", str(tmp_path)]) == 2
-    assert "arena/meta/rl2.py" in capsys.readouterr().err
