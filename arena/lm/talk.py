@@ -1,15 +1,18 @@
 """`arena lm talk`: does talking help an LM team? Success with words vs without, measured.
 
 On `--tasks` held-out tasks of a family (`worlds.tasks(FAMILY, "test", seed)`), one LM seat
-drives the whole first team for `--worlds` episodes a task, in two conditions with the same
+drives the whole first team for `--worlds` episodes a task, in each condition with the same
 seeds:
 
 * signal (`signal_v0`, whose words are actions): `words`, as trained, vs `muted`, the same
-  seat with every `say_` action replaced by `noop` (the listeners then hear nothing);
+  seat with every `say_` action replaced by `noop` (the listeners then hear nothing), and vs
+  `babble`, every `say_` action replaced by a random word. Words can beat silence without
+  carrying anything (a listener who hears any colour walks to a landmark); only words that beat
+  babble carry the target;
 * any other family: `channel`, the seat on a `TeamChannel` (a message picked after each action,
   read by teammates next step), vs `none`, the same seat without one.
 
-Success is averaged per task, with its standard error over tasks (and the paired difference).
+Success is averaged per task, with its standard error over tasks (and the paired differences).
 In signal, whose layout also fixes the secret target, every episode draws a fresh room and target
 from the task's (held-out) knobs; elsewhere the task's layout is played.
 `--train` first builds the talk model (`agents.lm.talk_model`) into `--out`
@@ -34,17 +37,36 @@ TALK_OUT = Path(__file__).resolve().parents[2] / "assets" / "lm" / "talk"
 class Muted:
     """A seat whose words are never said: every `say_` action becomes `noop`."""
 
+    name = "muted"
+
     def __init__(self, controller):
-        self.controller, self.name = controller, "muted"
+        self.controller = controller
         self.says = np.array([a.startswith("say_") for a in controller.scenario.actions])
 
     def act(self, obs):
         actions = np.asarray(self.controller.act(obs))
-        return np.where(self.says[actions], 0, actions)
+        return np.where(self.says[actions], self.replacement(actions), actions)
+
+    def replacement(self, actions: np.ndarray) -> np.ndarray:
+        return np.zeros_like(actions)  # noop
 
 
-def conditions(family: str) -> tuple[str, str]:
-    return ("words", "muted") if family == "signal" else ("channel", "none")
+class Babble(Muted):
+    """A seat whose words say nothing: every `say_` action becomes a `say_` word drawn at random."""
+
+    name = "babble"
+
+    def __init__(self, controller, seed: int = 0):
+        super().__init__(controller)
+        self.words, self.rng = np.flatnonzero(self.says), np.random.default_rng(seed)
+
+    def replacement(self, actions: np.ndarray) -> np.ndarray:
+        return self.rng.choice(self.words, size=actions.shape)
+
+
+def conditions(family: str) -> tuple[str, ...]:
+    """The talking condition first, then its controls."""
+    return ("words", "muted", "babble") if family == "signal" else ("channel", "none")
 
 
 def measure(
@@ -55,9 +77,9 @@ def measure(
     from agents.registry import make_controller
 
     task_list = list(islice(w.tasks(family, "test", seed), tasks))
-    talking, silent = conditions(family)
+    talking, *controls = conditions(family)
     results = {}
-    for condition in (talking, silent):
+    for condition in (talking, *controls):
         success, length = np.zeros(len(task_list)), np.zeros(len(task_list))
         start = time.perf_counter()
         for t, task in enumerate(task_list):
@@ -70,6 +92,8 @@ def measure(
                 lm.join(TeamChannel(scenario))
             elif condition == "muted":
                 seat = Muted(lm)
+            elif condition == "babble":
+                seat = Babble(lm, seed=seed + t)
             played = play_round(scenario, team_seats(scenario, seat, seed=seed), worlds, seed + 10_000 * t)
             success[t], length[t] = played["success"].mean(), played["length"].mean()
             log(f"{condition:7s} {task.label}: {success[t]:.2f} ({length[t]:.1f} steps)")
@@ -79,31 +103,33 @@ def measure(
             "length": summary(length),
             "seconds": round(time.perf_counter() - start, 1),
         }
-    diff = np.array(results[talking]["per_task"]) - np.array(results[silent]["per_task"])
-    results["difference"] = summary(diff)
+    said = np.array(results[talking]["per_task"])
+    results["differences"] = {
+        f"{talking} - {c}": summary(said - np.array(results[c]["per_task"])) for c in controls
+    }
     results["setup"] = {
         "family": family,
         "tasks": [t.label for t in task_list],
         "worlds": worlds,
         "seed": seed,
         "model": model,
-        "conditions": [talking, silent],
+        "conditions": [talking, *controls],
     }
     return results
 
 
 def report(results: dict) -> str:
     setup = results["setup"]
-    talking, silent = setup["conditions"]
     lines = [
         f"{setup['family']}: {len(setup['tasks'])} held-out tasks x {setup['worlds']} episodes, "
         f"model {setup['model']}",
         "condition | success | episode length",
     ]
-    for condition in (talking, silent):
+    for condition in setup["conditions"]:
         r = results[condition]
         lines.append(f"{condition} | {fmt(*r['success'])} | {r['length'][0]:.1f}")
-    lines.append(f"{talking} - {silent}, paired over tasks: {fmt(*results['difference'])}")
+    for pair, diff in results["differences"].items():
+        lines.append(f"{pair}, paired over tasks: {fmt(*diff)}")
     return "\n".join(lines)
 
 

@@ -108,3 +108,38 @@ def test_the_talk_corpus_labels_speakers_with_words_and_listeners_with_moves():
     assert words.any() and (~words).any()
     heard = [p.body for p, w in zip(corpus.prompts, words, strict=True) if not w]
     assert any(' says "' in body for body in heard)  # listeners' prompts carry what was said
+
+
+def test_a_babbling_signal_seat_says_random_words_where_it_would_speak():
+    from agents.planners import make_planner
+    from arena.lm.talk import Babble
+
+    scenario = worlds.make_scenario("signal_v0")
+    planner = make_planner(scenario, 0)
+    planner.scenario = scenario
+    env = worlds.BatchEnv(scenario, 64, 0)
+    raw = env.reset()
+    obs = Observations.of_batch(scenario, env.world, raw, [0, 1])
+    spoken = planner.act(obs)
+    babbled = Babble(planner, seed=0).act(obs)
+    says = spoken >= 5
+    assert (babbled[~says] == spoken[~says]).all() and (babbled[says] >= 5).all()
+    assert len(set(babbled[says].tolist())) == 4  # every word, whatever the target
+    assert (babbled[says] != spoken[says]).any()
+
+
+def test_arena_lm_talk_signal_measures_words_against_silence_and_babble(capsys):
+    import json
+
+    from arena.cli import main
+
+    assert main(["lm", "talk", "signal", "--tasks", "1", "--worlds", "2", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["setup"]["conditions"] == ["words", "muted", "babble"]
+    assert results["setup"]["model"] == "talk"  # the shipped talk model loads
+    for condition in ("words", "muted", "babble"):
+        assert 0.0 <= results[condition]["success"][0] <= 1.0
+    diffs = results["differences"]
+    assert set(diffs) == {"words - muted", "words - babble"}
+    words = results["words"]["per_task"][0]
+    assert diffs["words - babble"][0] == words - results["babble"]["per_task"][0]
