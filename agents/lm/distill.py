@@ -55,6 +55,11 @@ class Corpus:
             self.source + other.source,
         )
 
+    def choices(self) -> Corpus:
+        """The examples with more than one legal action: a forced move (a lost signal_v0 round
+        leaves only `noop`) teaches nothing and costs a forward pass."""
+        return self.take(np.flatnonzero(self.legal.sum(1) > 1))
+
     def take(self, idx: Sequence[int]) -> Corpus:
         idx = np.asarray(idx, dtype=np.int64)
         return Corpus(

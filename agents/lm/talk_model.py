@@ -28,7 +28,7 @@ from worlds.scenarios.signal_v0 import WORDS
 
 TALK_ACTIONS = (*ACTIONS, *(f"say_{word}" for word in WORDS))
 SIGNAL_CONFIGS = 12  # distinct train-split signal configs in the recipe
-SIGNAL_EPISODES = 40  # episodes of each
+SIGNAL_EPISODES = 120  # episodes of each: a speaker has a few decisions per episode
 
 
 def signal_recipe(seed: int = 0, configs: int = SIGNAL_CONFIGS, episodes: int = SIGNAL_EPISODES) -> tuple:
@@ -78,9 +78,9 @@ def distill_talk(
 
     say = log or (lambda _: None)
     lines = talk_recipe(seed, recipe)
-    corpus = collect_recipe(lines, seed=seed, scale=scale, actions=TALK_ACTIONS)
+    corpus = collect_recipe(lines, seed=seed, scale=scale, actions=TALK_ACTIONS).choices()
     held = 0.3 * scale if heldout_scale is None else heldout_scale
-    heldout = collect_recipe(lines, seed=seed + HELDOUT_SEED, scale=held, actions=TALK_ACTIONS)
+    heldout = collect_recipe(lines, seed=seed + HELDOUT_SEED, scale=held, actions=TALK_ACTIONS).choices()
     # every word of every prompt and action: nothing the model reads is <unk>
     texts = [p.text for p in corpus.prompts + heldout.prompts] + [" " + a for a in TALK_ACTIONS]
     tokenizer = build_tokenizer(extra_texts=texts)

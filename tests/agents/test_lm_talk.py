@@ -143,3 +143,18 @@ def test_arena_lm_talk_signal_measures_words_against_silence_and_babble(capsys):
     assert set(diffs) == {"words - muted", "words - babble"}
     words = results["words"]["per_task"][0]
     assert diffs["words - babble"][0] == words - results["babble"]["per_task"][0]
+
+
+def test_the_shipped_talk_model_speaker_names_the_target():
+    from agents.registry import make_controller
+    from worlds.scenarios.signal_v0 import COLOURS
+
+    scenario = worlds.make_scenario("signal_v0")  # agent_0 speaks, agent_1 listens
+    env = worlds.BatchEnv(scenario, 32, 0)
+    raw = env.reset()
+    speaker = make_controller("lm:talk", scenario, seed=0)
+    said = np.asarray(speaker.act(Observations.of_batch(scenario, env.world, raw, [0])))
+    target = np.asarray(env.world.extra["target"])
+    words = [scenario.actions[k] for k in said]
+    named = [w == f"say_{COLOURS[t]}" for w, t in zip(words, target.tolist(), strict=True)]
+    assert np.mean(named) >= 0.9  # a speaker at chance names it about a third of the time
