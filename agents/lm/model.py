@@ -10,6 +10,7 @@ The default is a tiny Llama (rotary positions, tied embeddings) over the word-le
 from __future__ import annotations
 
 import importlib.util
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -64,6 +65,21 @@ def smollm2_file() -> Path | None:
     return None
 
 
+@contextmanager
+def quiet_bars(quiet: bool = True):
+    """transformers' progress bars off inside the block (when `quiet`), as they were after it."""
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    if quiet:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            hf_logging.enable_progress_bar()
+
+
 def load_model(name: str = "default", device: torch.device | str = "cpu"):
     """(model, tokenizer) for a named model (`default`, `smollm2`), a local folder, or a hub id
     already in the local cache. The model is in eval mode on `device`."""
@@ -84,22 +100,16 @@ def load_model(name: str = "default", device: torch.device | str = "cpu"):
         path, kwargs = str(gguf.parent), {"gguf_file": gguf.name}
     else:
         path, kwargs = name, {} if Path(name).exists() else {"local_files_only": True}
-    from transformers.utils import logging as hf_logging
-
-    shown = hf_logging.is_progress_bar_enabled()
-    if name in SHIPPED:  # a bar for 20 tensors that load in a blink is noise in every command
-        hf_logging.disable_progress_bar()
+    # a bar for the tensors of a local folder, which load in a blink, is noise in every command
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
+        with quiet_bars(name in SHIPPED or Path(name).exists()):
+            tokenizer = AutoTokenizer.from_pretrained(path, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, **kwargs)
     except OSError as err:
         raise ValueError(
             f"cannot load language model {name!r}: not a model folder, and not a hub id in the local "
             f"cache (weights cannot be downloaded here); named models: {', '.join(NAMED)} ({err})"
         ) from err
-    finally:
-        if shown:
-            hf_logging.enable_progress_bar()
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model.to(device).eval(), tokenizer

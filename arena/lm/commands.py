@@ -134,12 +134,15 @@ def write_model_dir(model, tokenizer, report: dict, out: Path, card=None) -> Pat
     """Save a model folder (transformers format + model card + training.json) in one move: it
     is written beside `out` and renamed into place, so `out` is never half written. `card(report,
     folder)` writes the card's text (default: the distilled default model's, `model_card`)."""
+    from agents.lm.model import quiet_bars
+
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
+        with quiet_bars():  # one small shard: its bar is noise
+            model.save_pretrained(tmp, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
         (tmp / "training.json").write_text(json.dumps(report, indent=2) + "\n")
         (tmp / "README.md").write_text((card or model_card)(report, tmp))
         umask = os.umask(0)
