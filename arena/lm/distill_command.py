@@ -95,7 +95,7 @@ def distill_command(args) -> int:
     model, tokenizer, report = distill(args, scenario, label, log=say)
     from transformers.utils import logging as hf_logging
 
-    from arena.lm.commands import write_model_dir
+    from arena.lm.model_dir import write_model_dir
 
     hf_logging.disable_progress_bar()  # a bar for writing one small file is noise
     report["out"] = str(write_model_dir(model, tokenizer, report, out, card=card))

@@ -154,7 +154,7 @@ def talk_command(args) -> int:
     _threads(args.threads)
     if args.train:
         from agents.lm.talk_model import distill_talk
-        from arena.lm.commands import write_model_dir
+        from arena.lm.model_dir import write_model_dir
 
         start = time.perf_counter()
         model, tokenizer, result = distill_talk(

@@ -72,17 +72,24 @@ def test_an_lm_seat_talks_and_its_teammate_reads_it_next_step(tokenizer):
     assert "say" not in silent.thinking().extras
 
 
-def test_a_muted_signal_seat_never_speaks():
+def planner_speaking(num_worlds: int):
+    """The signal planner (agent_0 speaks), a first observation of `num_worlds` worlds, and its
+    actions there."""
     from agents.planners import make_planner
-    from arena.lm.talk import Muted
 
     scenario = worlds.make_scenario("signal_v0")
     planner = make_planner(scenario, 0)
     planner.scenario = scenario
-    env = worlds.BatchEnv(scenario, 4, 0)
+    env = worlds.BatchEnv(scenario, num_worlds, 0)
     raw = env.reset()
     obs = Observations.of_batch(scenario, env.world, raw, [0, 1])
-    spoken = planner.act(obs)
+    return planner, obs, planner.act(obs)
+
+
+def test_a_muted_signal_seat_never_speaks():
+    from arena.lm.talk import Muted
+
+    planner, obs, spoken = planner_speaking(4)
     assert (spoken >= 5).any()  # the planner's speaker says the target's colour
     muted = Muted(planner).act(obs)
     assert (muted < 5).all() and (muted[spoken < 5] == spoken[spoken < 5]).all()
@@ -111,16 +118,9 @@ def test_the_talk_corpus_labels_speakers_with_words_and_listeners_with_moves():
 
 
 def test_a_babbling_signal_seat_says_random_words_where_it_would_speak():
-    from agents.planners import make_planner
     from arena.lm.talk import Babble
 
-    scenario = worlds.make_scenario("signal_v0")
-    planner = make_planner(scenario, 0)
-    planner.scenario = scenario
-    env = worlds.BatchEnv(scenario, 64, 0)
-    raw = env.reset()
-    obs = Observations.of_batch(scenario, env.world, raw, [0, 1])
-    spoken = planner.act(obs)
+    planner, obs, spoken = planner_speaking(64)
     babbled = Babble(planner, seed=0).act(obs)
     says = spoken >= 5
     assert (babbled[~says] == spoken[~says]).all() and (babbled[says] >= 5).all()

@@ -1,9 +1,8 @@
 """TorchRL as a client (in the test extra): its `PettingZooWrapper` takes tag_v0, where caught
 runners leave the game, in the parallel form (`use_mask=True`, `done_on_any=False`) and in the
 AEC form (which also needs `keep_removed=True`: TorchRL sends an action, not None, for a departed
-agent). Random rollouts
-sample from the action spec TorchRL masks with the masks our infos carry; every action a live
-agent takes is legal."""
+agent). Random rollouts sample from the action spec TorchRL masks with the masks our infos
+carry; every action a live agent takes is legal."""
 
 from __future__ import annotations
 
